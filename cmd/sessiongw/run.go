@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/postgres"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+const usage = `usage: sessiongw <command> [flags]
+
+commands:
+  serve     run the HTTP server (applies pending migrations first unless --no-migrate)
+  migrate   apply pending migrations and exit
+  cleanup   delete expired sessions once and print how many
+  version   print the version
+  help      print this text and every setting
+
+Run "sessiongw <command> -h" for the flags; every flag has an environment
+variable, and flags win.
+`
+
+// run is the whole program; main only supplies the process's environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "sessiongw", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		printHelp(stdout)
+		return nil
+	case "serve", "migrate", "cleanup":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	cfg, extra, err := config.Parse("sessiongw "+cmd, rest, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(extra, " "))
+	}
+	log := newLogger(cfg, stderr)
+
+	switch cmd {
+	case "migrate":
+		pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		n, err := postgres.Migrate(ctx, pool)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+		return nil
+	case "cleanup":
+		cfg.AutoMigrate = false
+		g, err := gateway.New(ctx, cfg, log, gateway.Options{})
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		n, err := g.Cleanup(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted %d expired session(s)\n", n)
+		return nil
+	}
+
+	g, err := gateway.New(ctx, cfg, log, gateway.Options{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		g.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	return g.Serve(ctx, ln)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+		if bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+	}
+	return "dev"
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, usage, "\nsettings:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range config.Settings() {
+		fmt.Fprintf(tw, "  %s\t%s\t%q\t%s\n", s[0], s[1], s[2], s[3])
+	}
+	tw.Flush()
+}

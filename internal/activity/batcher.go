@@ -1,0 +1,118 @@
+// Package activity coalesces per-request activity into batched writes, so
+// validation never costs a Postgres write per request.
+package activity
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// Writer writes a batch of activity updates.
+type Writer interface {
+	TouchSessions(ctx context.Context, ts []session.Touch) error
+}
+
+// Batcher implements session.ActivitySink. Each session is written at most
+// once per MinGap; pending updates are flushed every Interval and on Close.
+type Batcher struct {
+	w        Writer
+	log      *slog.Logger
+	interval time.Duration
+	minGap   time.Duration
+	onFlush  func(n int, err error)
+
+	mu      sync.Mutex
+	pending map[string]time.Time
+	written map[string]time.Time // last write per session, pruned after minGap
+}
+
+var _ session.ActivitySink = (*Batcher)(nil)
+
+// New returns a Batcher. onFlush, when non-nil, is told each batch's size.
+func New(w Writer, interval, minGap time.Duration, log *slog.Logger, onFlush func(n int, err error)) *Batcher {
+	return &Batcher{
+		w: w, log: log, interval: interval, minGap: minGap, onFlush: onFlush,
+		pending: map[string]time.Time{}, written: map[string]time.Time{},
+	}
+}
+
+// Touch implements session.ActivitySink.
+func (b *Batcher) Touch(id string, at time.Time) {
+	b.mu.Lock()
+	if last, ok := b.written[id]; !ok || at.Sub(last) >= b.minGap {
+		if prev, ok := b.pending[id]; !ok || at.After(prev) {
+			b.pending[id] = at
+		}
+	}
+	b.mu.Unlock()
+}
+
+// Pending returns how many sessions wait to be written.
+func (b *Batcher) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
+
+// Run flushes every interval until ctx ends; it does not flush on return
+// (call Flush while the store is still open).
+func (b *Batcher) Run(ctx context.Context) {
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b.Flush(ctx)
+		}
+	}
+}
+
+// Flush writes pending updates now. Failed updates are put back (unless a
+// newer one arrived meanwhile) for the next flush.
+func (b *Batcher) Flush(ctx context.Context) {
+	b.mu.Lock()
+	if len(b.pending) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	batch := make([]session.Touch, 0, len(b.pending))
+	for id, at := range b.pending {
+		batch = append(batch, session.Touch{SessionID: id, At: at})
+	}
+	b.pending = map[string]time.Time{}
+	b.mu.Unlock()
+
+	err := b.w.TouchSessions(ctx, batch)
+	if b.onFlush != nil {
+		b.onFlush(len(batch), err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.log.Warn("activity flush failed; will retry", "sessions", len(batch), "err", err)
+		for _, t := range batch {
+			if prev, ok := b.pending[t.SessionID]; !ok || t.At.After(prev) {
+				b.pending[t.SessionID] = t.At
+			}
+		}
+		return
+	}
+	var newest time.Time
+	for _, t := range batch {
+		b.written[t.SessionID] = t.At
+		if t.At.After(newest) {
+			newest = t.At
+		}
+	}
+	for id, at := range b.written {
+		if newest.Sub(at) >= b.minGap {
+			delete(b.written, id)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+// Package config parses and validates the gateway's configuration from
+// environment variables and matching command-line flags (flags win).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	DatabaseURL     string
+	RedisURL        string
+	HTTPAddr        string
+	AdminToken      string
+	CacheTTL        time.Duration
+	LocalCacheTTL   time.Duration
+	LocalCacheSize  int
+	SessionTTL      time.Duration
+	RememberMeTTL   time.Duration
+	CookieName      string
+	RedisPrefix     string
+	CleanupInterval time.Duration
+	AutoMigrate     bool
+	LogLevel        string
+	LogFormat       string
+}
+
+// setting describes one configuration value: its variable, flag, default
+// and where it goes. The table below is the single list of settings; the
+// README and config/sessiongw.env.example document the same names.
+type setting struct {
+	env, flag, def, usage string
+	set                   func(c *Config, v string) error
+}
+
+func durationInto(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("not a duration (examples: 90s, 5m, 24h)")
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func stringInto(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+var settings = []setting{
+	{"SESSIONGW_DATABASE_URL", "database-url", "postgres://postgres@127.0.0.1:5432/sessiongw?sslmode=disable", "PostgreSQL connection URL",
+		stringInto(func(c *Config) *string { return &c.DatabaseURL })},
+	{"SESSIONGW_REDIS_URL", "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (redis:// or rediss://)",
+		stringInto(func(c *Config) *string { return &c.RedisURL })},
+	{"SESSIONGW_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "HTTP listen address",
+		stringInto(func(c *Config) *string { return &c.HTTPAddr })},
+	{"SESSIONGW_ADMIN_TOKEN", "admin-token", "", "bearer token for /v1/admin (admin API answers 404 when empty); prefer the variable to the flag",
+		stringInto(func(c *Config) *string { return &c.AdminToken })},
+	{"SESSIONGW_CACHE_TTL", "cache-ttl", "5m", "Redis cache TTL (5m-10m)",
+		durationInto(func(c *Config) *time.Duration { return &c.CacheTTL })},
+	{"SESSIONGW_LOCAL_CACHE_TTL", "local-cache-ttl", "5s", "in-process cache TTL (0 disables; at most 1m)",
+		durationInto(func(c *Config) *time.Duration { return &c.LocalCacheTTL })},
+	{"SESSIONGW_LOCAL_CACHE_SIZE", "local-cache-size", "100000", "in-process cache capacity in sessions",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return errors.New("must be a positive integer")
+			}
+			c.LocalCacheSize = n
+			return nil
+		}},
+	{"SESSIONGW_SESSION_TTL", "session-ttl", "24h", "lifetime of a new session",
+		durationInto(func(c *Config) *time.Duration { return &c.SessionTTL })},
+	{"SESSIONGW_REMEMBER_ME_TTL", "remember-me-ttl", "720h", "lifetime of a new remember-me session",
+		durationInto(func(c *Config) *time.Duration { return &c.RememberMeTTL })},
+	{"SESSIONGW_COOKIE_NAME", "cookie-name", "session_id", "cookie that carries the session token",
+		stringInto(func(c *Config) *string { return &c.CookieName })},
+	{"SESSIONGW_REDIS_PREFIX", "redis-prefix", "sessiongw", "namespace of every Redis key and channel",
+		stringInto(func(c *Config) *string { return &c.RedisPrefix })},
+	{"SESSIONGW_CLEANUP_INTERVAL", "cleanup-interval", "1h", "interval of the background cleanup of expired sessions (0 disables)",
+		durationInto(func(c *Config) *time.Duration { return &c.CleanupInterval })},
+	{"SESSIONGW_AUTO_MIGRATE", "auto-migrate", "true", "apply pending migrations when serve starts",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("must be true or false")
+			}
+			c.AutoMigrate = b
+			return nil
+		}},
+	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
+		stringInto(func(c *Config) *string { return &c.LogLevel })},
+	{"SESSIONGW_LOG_FORMAT", "log-format", "json", "json or text",
+		stringInto(func(c *Config) *string { return &c.LogFormat })},
+}
+
+// Parse builds a Config from defaults, then getenv, then the flags in args
+// (which win), and validates it. "--no-migrate" is accepted as a shorthand
+// for --auto-migrate=false. Errors name the offending setting.
+func Parse(name string, args []string, getenv func(string) string, usage io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	vals := make([]*string, len(settings))
+	for i, s := range settings {
+		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def))
+	}
+	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations on start (same as SESSIONGW_AUTO_MIGRATE=false)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var c Config
+	for i, s := range settings {
+		v, src := s.def, "default of "+s.env
+		if e := getenv(s.env); e != "" {
+			v, src = e, s.env
+		}
+		if set[s.flag] {
+			v, src = *vals[i], "--"+s.flag
+		}
+		if err := s.set(&c, strings.TrimSpace(v)); err != nil {
+			return Config{}, nil, fmt.Errorf("config: %s=%q: %w", src, redact(s.env, v), err)
+		}
+	}
+	if *noMigrate {
+		c.AutoMigrate = false
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+func redact(env, v string) string {
+	if env == "SESSIONGW_ADMIN_TOKEN" {
+		return "[REDACTED]"
+	}
+	return v
+}
+
+var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+var cookieRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+
+// Validate checks every setting once; the message names the variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(env, msg string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", env, fmt.Sprintf(msg, args...)))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("SESSIONGW_DATABASE_URL", "must be a postgres:// URL")
+	}
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		bad("SESSIONGW_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+		bad("SESSIONGW_HTTP_ADDR", "must be host:port (got %q)", c.HTTPAddr)
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		bad("SESSIONGW_ADMIN_TOKEN", "must be at least 16 characters")
+	}
+	if c.CacheTTL < 5*time.Minute || c.CacheTTL > 10*time.Minute {
+		bad("SESSIONGW_CACHE_TTL", "must be between 5m and 10m (got %s)", c.CacheTTL)
+	}
+	if c.LocalCacheTTL < 0 || c.LocalCacheTTL > time.Minute {
+		bad("SESSIONGW_LOCAL_CACHE_TTL", "must be between 0 (off) and 1m (got %s)", c.LocalCacheTTL)
+	}
+	if c.SessionTTL < time.Minute {
+		bad("SESSIONGW_SESSION_TTL", "must be at least 1m (got %s)", c.SessionTTL)
+	}
+	if c.RememberMeTTL < c.SessionTTL {
+		bad("SESSIONGW_REMEMBER_ME_TTL", "must be at least SESSIONGW_SESSION_TTL (got %s)", c.RememberMeTTL)
+	}
+	if !cookieRE.MatchString(c.CookieName) {
+		bad("SESSIONGW_COOKIE_NAME", "must be a valid cookie name")
+	}
+	if !prefixRE.MatchString(c.RedisPrefix) {
+		bad("SESSIONGW_REDIS_PREFIX", "must be 1-64 characters of letters, digits, _ . : -")
+	}
+	if c.CleanupInterval != 0 && c.CleanupInterval < time.Minute {
+		bad("SESSIONGW_CLEANUP_INTERVAL", "must be 0 (off) or at least 1m (got %s)", c.CleanupInterval)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("SESSIONGW_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("SESSIONGW_LOG_FORMAT", "must be json or text")
+	}
+	return errors.Join(errs...)
+}
+
+// Settings lists every environment variable with its flag, default and
+// meaning, for documentation and `sessiongw help`.
+func Settings() [][4]string {
+	out := make([][4]string, len(settings))
+	for i, s := range settings {
+		out[i] = [4]string{s.env, "--" + s.flag, s.def, s.usage}
+	}
+	return out
+}

@@ -1,0 +1,233 @@
+// Package gateway wires the adapters into a running gateway: pools and
+// clients, the Service, the HTTP server and the background loops, with an
+// ordered shutdown. cmd/sessiongw and the tests start it the same way.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiongw/sessiongw/internal/activity"
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/httpapi"
+	"github.com/sessiongw/sessiongw/internal/localcache"
+	"github.com/sessiongw/sessiongw/internal/metrics"
+	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/redis"
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// Options adjusts a Gateway for tests.
+type Options struct {
+	Now              func() time.Time // default time.Now
+	ActivityInterval time.Duration    // batch flush interval, default 5s
+	ActivityMinGap   time.Duration    // per-session write gap, default 1m
+}
+
+// Gateway is one running replica.
+type Gateway struct {
+	cfg      config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	rdb      *goredis.Client
+	store    *postgres.Store
+	cache    *redis.Cache
+	bus      *redis.Bus
+	local    *localcache.Cache
+	batcher  *activity.Batcher
+	svc      *session.Service
+	metrics  *metrics.Metrics
+	handler  http.Handler
+	ready    chan struct{}
+	readyOne sync.Once
+}
+
+// New connects to Postgres and Redis, applies migrations when configured,
+// and builds the gateway. Call Serve to run it and Close if Serve is never
+// called.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*Gateway, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ActivityInterval <= 0 {
+		o.ActivityInterval = 5 * time.Second
+	}
+	if o.ActivityMinGap <= 0 {
+		o.ActivityMinGap = time.Minute
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		n, err := postgres.Migrate(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		if n > 0 {
+			log.Info("applied migrations", "count", n)
+		}
+	}
+	rdb, err := redis.Connect(ctx, cfg.RedisURL)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, ready: make(chan struct{})}
+	g.store = postgres.NewStore(pool)
+	g.cache = redis.NewCache(rdb, cfg.RedisPrefix)
+	g.bus = redis.NewBus(rdb, cfg.RedisPrefix, log)
+	g.metrics = metrics.New()
+	g.batcher = activity.New(g.store, o.ActivityInterval, o.ActivityMinGap, log, g.metrics.ActivityFlushed)
+	var local session.LocalCache
+	if cfg.LocalCacheTTL > 0 {
+		g.local = localcache.New(cfg.LocalCacheSize)
+		local = g.local
+	}
+	g.svc = session.NewService(session.Options{
+		Store: g.store, Shared: g.cache, Local: local, Bus: g.bus,
+		Activity: g.batcher, Observer: g.metrics, Logger: log, Now: o.Now,
+		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,
+		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
+	})
+	g.handler = httpapi.New(httpapi.Config{
+		Service: g.svc, CookieName: cfg.CookieName, AdminToken: cfg.AdminToken,
+		Checks: []httpapi.Check{
+			{Name: "postgres", Ping: g.store.Ping},
+			{Name: "redis", Ping: g.cache.Ping},
+		},
+		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log,
+	})
+	return g, nil
+}
+
+// Service returns the session service.
+func (g *Gateway) Service() *session.Service { return g.svc }
+
+// Handler returns the HTTP handler (for tests that drive the router).
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Pool returns the Postgres pool.
+func (g *Gateway) Pool() *pgxpool.Pool { return g.pool }
+
+// Batcher returns the activity batcher.
+func (g *Gateway) Batcher() *activity.Batcher { return g.batcher }
+
+// Subscribed is closed once the invalidation subscription is established.
+func (g *Gateway) Subscribed() <-chan struct{} { return g.ready }
+
+// busHandler forwards to the Service and reports the first subscription.
+type busHandler struct{ g *Gateway }
+
+func (h busHandler) HandleInvalidation(hs []session.Hash) { h.g.svc.HandleInvalidation(hs) }
+func (h busHandler) HandleSubscriptionReset() {
+	h.g.svc.HandleSubscriptionReset()
+	h.g.readyOne.Do(func() { close(h.g.ready) })
+}
+
+// subscribeWait bounds how long Serve waits for the invalidation
+// subscription before accepting requests anyway.
+const subscribeWait = 10 * time.Second
+
+// Serve runs the HTTP server on ln and the background loops until ctx ends,
+// then shuts down in order: stop accepting and drain requests, stop the
+// background loops, flush pending activity, close Redis and Postgres.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := g.bus.Run(bg, busHandler{g}); err != nil {
+			g.log.Error("invalidation subscriber stopped", "err", err)
+		}
+	})
+	wg.Go(func() { g.svc.RunRetries(bg) })
+	wg.Go(func() { g.batcher.Run(bg) })
+	if g.cfg.CleanupInterval > 0 {
+		wg.Go(func() { g.runCleanup(bg) })
+	}
+
+	select {
+	case <-g.ready:
+	case <-time.After(subscribeWait):
+		g.log.Warn("invalidation subscription not established yet; serving anyway")
+	case <-ctx.Done():
+	}
+
+	srv := &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	g.log.Info("sessiongw listening", "addr", ln.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		g.log.Warn("http shutdown", "err", serr)
+	}
+	stopBG()
+	wg.Wait()
+	g.batcher.Flush(shutdownCtx)
+	g.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (g *Gateway) runCleanup(ctx context.Context) {
+	t := time.NewTicker(g.cfg.CleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := g.svc.Cleanup(ctx)
+			if err != nil {
+				g.log.Warn("cleanup failed", "err", err)
+				continue
+			}
+			g.log.Info("cleanup deleted expired sessions", "count", n)
+		}
+	}
+}
+
+// Close releases Redis, Postgres and the local cache.
+func (g *Gateway) Close() {
+	if g.local != nil {
+		g.local.Close()
+	}
+	_ = g.rdb.Close()
+	g.pool.Close()
+}
+
+// Cleanup runs one cleanup (for `sessiongw cleanup`).
+func (g *Gateway) Cleanup(ctx context.Context) (int, error) {
+	n, err := g.svc.Cleanup(ctx)
+	if err != nil {
+		return n, fmt.Errorf("cleanup: %w", err)
+	}
+	return n, nil
+}

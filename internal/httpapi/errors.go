@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// Errors of the HTTP layer itself.
+var (
+	errBodyTooLarge = errors.New("request body is too large")
+	errBadJSON      = errors.New("request body is not valid JSON for this endpoint")
+	errAdminAuth    = errors.New("admin token missing or wrong")
+	errNotFound     = errors.New("not found")
+)
+
+// errorCodes is the one table that maps errors to HTTP status and code.
+var errorCodes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{session.ErrNoToken, http.StatusUnauthorized, "missing_token"},
+	{session.ErrMalformedToken, http.StatusUnauthorized, "invalid_token"},
+	{session.ErrUnauthenticated, http.StatusUnauthorized, "invalid_session"},
+	{session.ErrUserInactive, http.StatusForbidden, "user_inactive"},
+	{session.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
+	{session.ErrSessionNotFound, http.StatusNotFound, "session_not_found"},
+	{session.ErrConflict, http.StatusConflict, "conflict"},
+	{session.ErrInvalid, http.StatusBadRequest, "invalid_input"},
+	{session.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{errBadJSON, http.StatusBadRequest, "invalid_json"},
+	{errAdminAuth, http.StatusUnauthorized, "unauthorized"},
+	{errNotFound, http.StatusNotFound, "not_found"},
+}
+
+// retryAfterSeconds is sent with every 503.
+const retryAfterSeconds = "1"
+
+// apiError is what a caller sees.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// describe maps err to its status, code and a message safe to show.
+func describe(err error) apiError {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && m != "" {
+			msg = m
+		}
+		return apiError{Status: he.Code, Code: snake(http.StatusText(he.Code)), Message: msg}
+	}
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			msg := e.err.Error()
+			var pm interface{ PublicMessage() string }
+			if errors.As(err, &pm) {
+				msg = pm.PublicMessage()
+			} else if e.err == errBadJSON && errors.Unwrap(err) != nil {
+				msg = err.Error()
+			}
+			return apiError{Status: e.status, Code: e.code, Message: msg}
+		}
+	}
+	return apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+}
+
+func snake(s string) string {
+	if s == "" {
+		return "error"
+	}
+	return strings.ReplaceAll(strings.ToLower(s), " ", "_")
+}
+
+// errorHandler writes {"error": {...}} for every error a handler returns.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		ae := describe(err)
+		if ae.Status >= 500 {
+			log.Error("request failed", "route", c.Path(), "method", c.Request().Method, "status", ae.Status, "err", err)
+		}
+		if ae.Status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", retryAfterSeconds)
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(ae.Status)
+			return
+		}
+		_ = c.JSON(ae.Status, map[string]apiError{"error": ae})
+	}
+}

@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// observe records route, method, status and latency of every request.
+func observe(rec RequestRecorder) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			rec.ObserveRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
+			return nil
+		}
+	}
+}
+
+// recoverPanics turns a panic into a logged 500 instead of a dropped
+// connection.
+func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("panic in handler", "route", c.Path(), "panic", fmt.Sprint(p))
+					err = fmt.Errorf("panic: %v", p)
+				}
+			}()
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Check is one dependency that /readyz asks.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+func handleHealthz(c echo.Context) error {
+	noStore(c)
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz answers 200 only when every dependency answers; the body says
+// which did not.
+func handleReadyz(checks []Check) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		results := make(map[string]string, len(checks))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, ch := range checks {
+			wg.Go(func() {
+				res := "ok"
+				if err := ch.Ping(ctx); err != nil {
+					res = "unavailable"
+				}
+				mu.Lock()
+				results[ch.Name] = res
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		status, code := "ok", http.StatusOK
+		for _, r := range results {
+			if r != "ok" {
+				status, code = "unavailable", http.StatusServiceUnavailable
+			}
+		}
+		noStore(c)
+		if code != http.StatusOK {
+			c.Response().Header().Set("Retry-After", retryAfterSeconds)
+		}
+		return c.JSON(code, map[string]any{"status": status, "checks": results})
+	}
+}

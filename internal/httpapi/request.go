@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// maxBodyBytes caps every JSON body.
+const maxBodyBytes = 64 << 10
+
+// tokenFrom reads the session token. The first source present wins: the
+// cookie, then "Authorization: Bearer", then X-Session-Token; a malformed
+// value there is an error, with no fall-through to the next source.
+func tokenFrom(r *http.Request, cookieName string) (session.Token, error) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		return session.ParseToken(c.Value)
+	}
+	if v := r.Header.Get("Authorization"); v != "" {
+		if len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || v[6] == ' ') {
+			return session.ParseToken(strings.TrimSpace(v[6:]))
+		}
+		// Another scheme (Basic, say) is not a session credential.
+	}
+	if vs := r.Header.Values("X-Session-Token"); len(vs) > 0 {
+		return session.ParseToken(strings.TrimSpace(vs[0]))
+	}
+	return "", session.ErrNoToken
+}
+
+// decodeJSON decodes a JSON object strictly: a size cap, no unknown fields,
+// no trailing data. With optional set, an empty body leaves v as it is.
+func decodeJSON(c echo.Context, v any, optional bool) error {
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) && optional {
+			return nil
+		}
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errBodyTooLarge
+		}
+		return fmt.Errorf("%w: %s", errBadJSON, "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		mbe  *http.MaxBytesError
+		syn  *json.SyntaxError
+		typ  *json.UnmarshalTypeError
+		desc string
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return errBodyTooLarge
+	case errors.Is(err, io.EOF):
+		desc = "a JSON body is required"
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		desc = "malformed JSON"
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			desc = fmt.Sprintf("field %q must be %s", typ.Field, typ.Type.String())
+		} else {
+			desc = "the body must be a JSON object"
+		}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		desc = "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	default:
+		desc = "malformed JSON"
+	}
+	return fmt.Errorf("%w: %s", errBadJSON, desc)
+}
+
+// userIDParam parses the :user_id path parameter.
+func userIDParam(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("user_id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, session.Invalid("user_id", "must be a positive integer")
+	}
+	return id, nil
+}
+
+// sessionIDParam parses the :id path parameter (a public session id).
+func sessionIDParam(c echo.Context) (string, error) {
+	return session.ParseSessionID(c.Param("id"))
+}

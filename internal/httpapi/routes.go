@@ -1,0 +1,66 @@
+// Package httpapi is the HTTP face of the gateway, on Echo v4.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// RequestRecorder records each request (metrics).
+type RequestRecorder interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+}
+
+// Config is what the HTTP layer needs.
+type Config struct {
+	Service    *session.Service
+	CookieName string
+	AdminToken string // empty disables the admin API (404)
+	Checks     []Check
+	Metrics    http.Handler
+	Recorder   RequestRecorder
+	Logger     *slog.Logger
+}
+
+// New returns the gateway's HTTP handler with every route.
+func New(cfg Config) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	e.Use(recoverPanics(cfg.Logger))
+	if cfg.Recorder != nil {
+		e.Use(observe(cfg.Recorder))
+	}
+	svc, cookie := cfg.Service, cfg.CookieName
+
+	e.Any("/v1/auth", handleAuth(svc, cookie, cfg.Logger))
+	e.GET("/v1/session", handleRestore(svc, cookie))
+	e.DELETE("/v1/session", handleLogout(svc, cookie))
+	e.POST("/v1/session/activity", handleActivity(svc, cookie))
+	e.GET("/v1/session/all", handleListOwn(svc, cookie))
+	e.DELETE("/v1/session/all/:id", handleRevokeOwn(svc, cookie))
+	e.DELETE("/v1/session/others", handleRevokeOthers(svc, cookie))
+
+	admin := e.Group("/v1/admin", requireAdmin(cfg.AdminToken))
+	admin.PUT("/users/:user_id", handlePutUser(svc))
+	admin.GET("/users/:user_id", handleGetUser(svc))
+	admin.DELETE("/users/:user_id", handleDeleteUser(svc))
+	admin.GET("/users/:user_id/sessions", handleListUserSessions(svc))
+	admin.POST("/users/:user_id/sessions/revoke", handleRevokeUserSessions(svc))
+	admin.POST("/sessions", handleCreateSession(svc))
+	admin.DELETE("/sessions/:id", handleRevokeSession(svc))
+	admin.POST("/cleanup", handleCleanup(svc))
+
+	e.GET("/healthz", handleHealthz)
+	e.GET("/readyz", handleReadyz(cfg.Checks))
+	if cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics))
+	}
+	return e
+}

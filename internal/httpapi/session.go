@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+type restoreResponse struct {
+	Session session.Session `json:"session"`
+	User    session.User    `json:"user"`
+}
+
+func handleRestore(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		r, err := svc.Validate(c.Request().Context(), t)
+		if err != nil {
+			return err
+		}
+		noStore(c)
+		return c.JSON(http.StatusOK, restoreResponse{Session: r.Session, User: r.User})
+	}
+}
+
+type activityRequest struct {
+	IPAddress *string `json:"ip_address"`
+	UserAgent *string `json:"user_agent"`
+}
+
+func handleActivity(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		var req activityRequest
+		if err := decodeJSON(c, &req, true); err != nil {
+			return err
+		}
+		ip, ua := c.RealIP(), session.TruncateUserAgent(c.Request().UserAgent())
+		if req.IPAddress != nil {
+			ip = *req.IPAddress
+		}
+		if req.UserAgent != nil {
+			ua = *req.UserAgent
+		}
+		if err := svc.RecordActivity(c.Request().Context(), t, ip, ua); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+func handleLogout(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		if err := svc.Logout(c.Request().Context(), t); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+func handleListOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListOwn(c.Request().Context(), t)
+		if err != nil {
+			return err
+		}
+		noStore(c)
+		return c.JSON(http.StatusOK, map[string]any{"sessions": list})
+	}
+}
+
+func handleRevokeOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		id, err := sessionIDParam(c)
+		if err != nil {
+			return err
+		}
+		if err := svc.RevokeOwn(c.Request().Context(), t, id); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+func handleRevokeOthers(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		n, err := svc.RevokeOthers(c.Request().Context(), t)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]int{"revoked": n})
+	}
+}
+
+func noStore(c echo.Context) { c.Response().Header().Set("Cache-Control", "no-store") }

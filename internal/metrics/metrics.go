@@ -1,0 +1,107 @@
+// Package metrics exposes the gateway's Prometheus metrics on a registry of
+// its own (no global state).
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// Metrics implements session.Observer and the HTTP request recorder.
+type Metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	cache         *prometheus.CounterVec
+	storeLookups  prometheus.Counter
+	published     prometheus.Counter
+	received      prometheus.Counter
+	resets        prometheus.Counter
+	activityBatch *prometheus.CounterVec
+}
+
+var _ session.Observer = (*Metrics)(nil)
+
+// New registers every collector on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiongw_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sessiongw_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"route"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiongw_cache_lookups_total", Help: "Cache lookups by layer (local, redis) and result (hit, miss).",
+		}, []string{"layer", "result"}),
+		storeLookups: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessiongw_postgres_fallbacks_total", Help: "Validations answered from Postgres (both caches missed).",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessiongw_invalidations_published_total", Help: "Sessions invalidated by this replica and published.",
+		}),
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessiongw_invalidations_received_total", Help: "Session invalidations received over pub/sub.",
+		}),
+		resets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessiongw_invalidation_subscriptions_total", Help: "(Re)subscriptions to the invalidation channel; each flushes the in-process cache.",
+		}),
+		activityBatch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiongw_activity_writes_total", Help: "Sessions whose activity was written in batches, by result.",
+		}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// Registry returns the registry, for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveRequest records one HTTP request.
+func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// CacheLookup implements session.Observer.
+func (m *Metrics) CacheLookup(layer string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cache.WithLabelValues(layer, result).Inc()
+}
+
+// StoreLookup implements session.Observer.
+func (m *Metrics) StoreLookup() { m.storeLookups.Inc() }
+
+// InvalidationsPublished implements session.Observer.
+func (m *Metrics) InvalidationsPublished(n int) { m.published.Add(float64(n)) }
+
+// InvalidationsReceived implements session.Observer.
+func (m *Metrics) InvalidationsReceived(n int) { m.received.Add(float64(n)) }
+
+// SubscriptionReset implements session.Observer.
+func (m *Metrics) SubscriptionReset() { m.resets.Inc() }
+
+// ActivityFlushed records one batched activity write.
+func (m *Metrics) ActivityFlushed(n int, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.activityBatch.WithLabelValues(result).Add(float64(n))
+}

@@ -1,0 +1,336 @@
+// Package postgres is the source of truth: users and sessions in PostgreSQL
+// through a pgx pool, with embedded migrations.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// Store implements session.Store on a pgx pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ session.Store = (*Store)(nil)
+
+// NewStore returns a Store using pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Connect opens a pool for dsn and checks that it answers.
+func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message may include the DSN (and its password): keep it out.
+		return nil, errors.New("postgres: database URL is not valid")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, interpret("connect", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, interpret("connect", err)
+	}
+	return pool, nil
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return interpret("ping", s.pool.Ping(ctx)) }
+
+const userCols = `id, username, email, is_active, roles`
+
+func scanUser(row pgx.Row) (session.User, error) {
+	var u session.User
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.IsActive, &u.Roles)
+	if u.Roles == nil {
+		u.Roles = []string{}
+	}
+	return u, err
+}
+
+// UpsertUser implements session.Store.
+func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, bool, []session.Hash, error) {
+	var (
+		out     session.User
+		created bool
+		hashes  []session.Hash
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// xmax = 0 only for a freshly inserted row.
+		row := tx.QueryRow(ctx, `
+			INSERT INTO users (id, username, email, is_active, roles)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET
+				username = EXCLUDED.username, email = EXCLUDED.email,
+				is_active = EXCLUDED.is_active, roles = EXCLUDED.roles,
+				updated_at = now()
+			RETURNING `+userCols+`, (xmax = 0)`, u.ID, u.Username, u.Email, u.IsActive, u.Roles)
+		if err := row.Scan(&out.ID, &out.Username, &out.Email, &out.IsActive, &out.Roles, &created); err != nil {
+			return err
+		}
+		if created {
+			return nil
+		}
+		// The user row is locked until commit, and session creation takes a
+		// share lock on it, so this list is complete.
+		var err error
+		hashes, err = collectHashes(tx.Query(ctx, `SELECT token_hash FROM sessions WHERE user_id = $1`, u.ID))
+		return err
+	})
+	if err != nil {
+		return session.User{}, false, nil, interpret("upsert user", err)
+	}
+	if out.Roles == nil {
+		out.Roles = []string{}
+	}
+	return out, created, hashes, nil
+}
+
+// GetUser implements session.Store.
+func (s *Store) GetUser(ctx context.Context, id int64) (session.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session.User{}, session.ErrUserNotFound
+	}
+	if err != nil {
+		return session.User{}, interpret("get user", err)
+	}
+	return u, nil
+}
+
+// DeleteUser implements session.Store.
+func (s *Store) DeleteUser(ctx context.Context, id int64) ([]session.Hash, error) {
+	var hashes []session.Hash
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return session.ErrUserNotFound
+		}
+		hashes, err = collectHashes(tx.Query(ctx, `DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash`, id))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		return err
+	})
+	if errors.Is(err, session.ErrUserNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, interpret("delete user", err)
+	}
+	return hashes, nil
+}
+
+const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me`
+
+func scanSession(row pgx.Row, extra ...any) (session.Session, error) {
+	var ss session.Session
+	var id uuid.UUID
+	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.UserAgent, &ss.RememberMe}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return session.Session{}, err
+	}
+	ss.ID = id.String()
+	ss.CreatedAt, ss.ExpiresAt, ss.LastActivityAt = ss.CreatedAt.UTC(), ss.ExpiresAt.UTC(), ss.LastActivityAt.UTC()
+	return ss, nil
+}
+
+// CreateSession implements session.Store.
+func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (session.Session, error) {
+	// FOR SHARE on the user serialises with deactivation (which updates the
+	// row): a session is never created for a user being deactivated.
+	row := s.pool.QueryRow(ctx, `
+		WITH u AS (SELECT id FROM users WHERE id = $3 AND is_active FOR SHARE)
+		INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me)
+		SELECT $1, $2, u.id, $4, $5, $4, $6, $7, $8 FROM u
+		RETURNING `+sessionCols,
+		n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe)
+	ss, err := scanSession(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := s.GetUser(ctx, n.UserID); err != nil {
+			return session.Session{}, err
+		}
+		return session.Session{}, &session.ConflictError{Reason: fmt.Sprintf("user %d is inactive", n.UserID)}
+	}
+	if isUniqueViolation(err) {
+		return session.Session{}, &session.ConflictError{Reason: "session already exists"}
+	}
+	if err != nil {
+		return session.Session{}, interpret("create session", err)
+	}
+	return ss, nil
+}
+
+// Restore implements session.Store with one query joining the user.
+func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, error) {
+	var r session.Restored
+	row := s.pool.QueryRow(ctx, `
+		SELECT s.public_id, s.user_id, s.created_at, s.expires_at, s.last_activity_at,
+		       s.ip_address, s.user_agent, s.remember_me,
+		       u.username, u.email, u.is_active, u.roles
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1`, h[:])
+	ss, err := scanSession(row, &r.User.Username, &r.User.Email, &r.User.IsActive, &r.User.Roles)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session.Restored{}, session.ErrUnauthenticated
+	}
+	if err != nil {
+		return session.Restored{}, interpret("restore", err)
+	}
+	r.Session = ss
+	r.User.ID = ss.UserID
+	if r.User.Roles == nil {
+		r.User.Roles = []string{}
+	}
+	return r, nil
+}
+
+// DeleteSession implements session.Store.
+func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h[:])
+	if err != nil {
+		return false, interpret("delete session", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// DeleteSessionByID implements session.Store.
+func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID int64) (session.Hash, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `
+		DELETE FROM sessions WHERE public_id = $1 AND ($2 = 0 OR user_id = $2)
+		RETURNING token_hash`, id, userID).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session.Hash{}, session.ErrSessionNotFound
+	}
+	if err != nil {
+		return session.Hash{}, interpret("delete session by id", err)
+	}
+	return toHash(b)
+}
+
+// DeleteUserSessions implements session.Store.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, except *session.Hash) ([]session.Hash, error) {
+	var keep []byte
+	if except != nil {
+		keep = except[:]
+	}
+	var hashes []session.Hash
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR SHARE`, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return session.ErrUserNotFound
+		}
+		hashes, err = collectHashes(tx.Query(ctx, `
+			DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash <> $2)
+			RETURNING token_hash`, userID, keep))
+		return err
+	})
+	if errors.Is(err, session.ErrUserNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, interpret("delete user sessions", err)
+	}
+	return hashes, nil
+}
+
+// ListSessions implements session.Store.
+func (s *Store) ListSessions(ctx context.Context, userID int64, now time.Time) ([]session.Session, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+sessionCols+` FROM sessions
+		WHERE user_id = $1 AND expires_at > $2
+		ORDER BY created_at DESC, public_id`, userID, now)
+	if err != nil {
+		return nil, interpret("list sessions", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (session.Session, error) { return scanSession(r) })
+	if err != nil {
+		return nil, interpret("list sessions", err)
+	}
+	if list == nil {
+		list = []session.Session{}
+	}
+	return list, nil
+}
+
+// RecordActivity implements session.Store.
+func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time, ip, userAgent string) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE sessions SET last_activity_at = GREATEST(last_activity_at, $2), ip_address = $3, user_agent = $4
+		WHERE token_hash = $1`, h[:], at, ip, userAgent)
+	if err != nil {
+		return interpret("record activity", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return session.ErrUnauthenticated
+	}
+	return nil
+}
+
+// TouchSessions writes a batch of coalesced activity in one statement.
+func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ts))
+	ats := make([]time.Time, len(ts))
+	for i, t := range ts {
+		ids[i], ats[i] = t.SessionID, t.At
+	}
+	_, err := s.pool.Exec(ctx, `
+		UPDATE sessions s SET last_activity_at = v.at
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
+		WHERE s.public_id = v.id AND s.last_activity_at < v.at`, ids, ats)
+	return interpret("touch sessions", err)
+}
+
+// DeleteExpired implements session.Store.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]session.Hash, error) {
+	hashes, err := collectHashes(s.pool.Query(ctx, `
+		DELETE FROM sessions WHERE token_hash IN (
+			SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING token_hash`, now, limit))
+	if err != nil {
+		return nil, interpret("delete expired", err)
+	}
+	return hashes, nil
+}
+
+func collectHashes(rows pgx.Rows, err error) ([]session.Hash, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (session.Hash, error) {
+		var b []byte
+		if err := r.Scan(&b); err != nil {
+			return session.Hash{}, err
+		}
+		return toHash(b)
+	})
+}
+
+func toHash(b []byte) (session.Hash, error) {
+	var h session.Hash
+	if len(b) != len(h) {
+		return h, fmt.Errorf("postgres: token hash has %d bytes", len(b))
+	}
+	copy(h[:], b)
+	return h, nil
+}

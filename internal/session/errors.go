@@ -1,0 +1,59 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors returned by the Service and by the adapters it uses.
+// The HTTP layer maps each to one status code in one table.
+var (
+	// ErrNoToken: the request carried no session token.
+	ErrNoToken = errors.New("no session token")
+	// ErrMalformedToken: the token is not a well-formed UUID v4.
+	ErrMalformedToken = errors.New("malformed session token")
+	// ErrUnauthenticated: the token is unknown, expired or revoked.
+	ErrUnauthenticated = errors.New("session is not valid")
+	// ErrUserInactive: the session is valid but its user is deactivated.
+	ErrUserInactive = errors.New("user is inactive")
+	// ErrUserNotFound: no user has that id.
+	ErrUserNotFound = errors.New("user not found")
+	// ErrSessionNotFound: no session with that public id (for that user).
+	ErrSessionNotFound = errors.New("session not found")
+	// ErrConflict: the request conflicts with the current state.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input is not acceptable; wrapped by *InvalidError.
+	ErrInvalid = errors.New("invalid input")
+	// ErrUnavailable: a store needed for the answer could not be reached, so
+	// the answer cannot be determined. Callers should retry.
+	ErrUnavailable = errors.New("service unavailable")
+)
+
+// InvalidError describes one unacceptable input field. errors.Is(err,
+// ErrInvalid) holds for it.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+// Invalid returns an *InvalidError for field.
+func Invalid(field, reason string) error { return &InvalidError{Field: field, Reason: reason} }
+
+// PublicMessage is safe to show to the caller.
+func (e *InvalidError) PublicMessage() string { return e.Error() }
+
+// ConflictError explains an ErrConflict. errors.Is(err, ErrConflict) holds.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// PublicMessage is safe to show to the caller.
+func (e *ConflictError) PublicMessage() string { return e.Reason }
