@@ -27,6 +27,9 @@ const maxHashesPerMessage = 1000
 
 // NewBus returns a Bus namespaced by prefix.
 func NewBus(rdb goredis.UniversalClient, prefix string, log *slog.Logger) *Bus {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Bus{rdb: rdb, channel: Channel(prefix), log: log}
 }
 

@@ -1,0 +1,85 @@
+package config_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	c, _, err := config.Parse("t", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.CacheTTL != 5*time.Minute || c.SessionTTL != 24*time.Hour ||
+		c.RememberMeTTL != 720*time.Hour || c.CookieName != "session_id" || c.RedisPrefix != "sessiongw" ||
+		c.CleanupInterval != time.Hour || !c.AutoMigrate || c.AdminToken != "" || c.LocalCacheTTL != 5*time.Second {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestParseEnvAndFlags(t *testing.T) {
+	t.Parallel()
+	e := env(map[string]string{
+		"SESSIONGW_HTTP_ADDR": "127.0.0.1:9000", "SESSIONGW_CACHE_TTL": "10m",
+		"SESSIONGW_COOKIE_NAME": "sid", "SESSIONGW_AUTO_MIGRATE": "false", "SESSIONGW_CLEANUP_INTERVAL": "0",
+	})
+	c, _, err := config.Parse("t", []string{"--http-addr", "127.0.0.1:9100", "--cache-ttl=7m"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:9100" || c.CacheTTL != 7*time.Minute {
+		t.Errorf("flags did not win: %+v", c)
+	}
+	if c.CookieName != "sid" || c.AutoMigrate || c.CleanupInterval != 0 {
+		t.Errorf("environment not applied: %+v", c)
+	}
+	c, _, err = config.Parse("t", []string{"--no-migrate"}, env(nil), io.Discard)
+	if err != nil || c.AutoMigrate {
+		t.Errorf("--no-migrate: AutoMigrate = %v, %v; want false", c.AutoMigrate, err)
+	}
+}
+
+func TestParseErrorsNameTheSetting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"SESSIONGW_CACHE_TTL": "1m"}, nil, "SESSIONGW_CACHE_TTL"},
+		{map[string]string{"SESSIONGW_CACHE_TTL": "11m"}, nil, "SESSIONGW_CACHE_TTL"},
+		{map[string]string{"SESSIONGW_CACHE_TTL": "soon"}, nil, "SESSIONGW_CACHE_TTL"},
+		{nil, []string{"--session-ttl", "forever"}, "--session-ttl"},
+		{map[string]string{"SESSIONGW_DATABASE_URL": "mysql://x"}, nil, "SESSIONGW_DATABASE_URL"},
+		{map[string]string{"SESSIONGW_REDIS_URL": "http://x"}, nil, "SESSIONGW_REDIS_URL"},
+		{map[string]string{"SESSIONGW_HTTP_ADDR": "8080"}, nil, "SESSIONGW_HTTP_ADDR"},
+		{map[string]string{"SESSIONGW_ADMIN_TOKEN": "short"}, nil, "SESSIONGW_ADMIN_TOKEN"},
+		{map[string]string{"SESSIONGW_COOKIE_NAME": "a b"}, nil, "SESSIONGW_COOKIE_NAME"},
+		{map[string]string{"SESSIONGW_REDIS_PREFIX": "has space"}, nil, "SESSIONGW_REDIS_PREFIX"},
+		{map[string]string{"SESSIONGW_CLEANUP_INTERVAL": "1s"}, nil, "SESSIONGW_CLEANUP_INTERVAL"},
+		{map[string]string{"SESSIONGW_AUTO_MIGRATE": "maybe"}, nil, "SESSIONGW_AUTO_MIGRATE"},
+		{map[string]string{"SESSIONGW_REMEMBER_ME_TTL": "1h"}, nil, "SESSIONGW_REMEMBER_ME_TTL"},
+		{map[string]string{"SESSIONGW_LOCAL_CACHE_TTL": "2m"}, nil, "SESSIONGW_LOCAL_CACHE_TTL"},
+	}
+	for _, tt := range tests {
+		_, _, err := config.Parse("t", tt.args, env(tt.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%v %v) error = %v; want one naming %s", tt.env, tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestParseRedactsAdminToken(t *testing.T) {
+	t.Parallel()
+	_, _, err := config.Parse("t", nil, env(map[string]string{"SESSIONGW_ADMIN_TOKEN": "tiny-secret"}), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "tiny-secret") {
+		t.Errorf("error = %v; want an error that does not show the token", err)
+	}
+}
