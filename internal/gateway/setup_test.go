@@ -1,0 +1,68 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/testenv"
+)
+
+// clock is an injected time source tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Microsecond)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// setup starts one gateway on its own schema and prefix.
+func setup(t *testing.T, mods ...func(*config.Config)) (*testenv.Replica, *clock) {
+	t.Helper()
+	cfg := testenv.Config(t)
+	for _, m := range mods {
+		m(&cfg)
+	}
+	clk := newClock()
+	return testenv.Start(t, cfg, gateway.Options{Now: clk.Now, ActivityInterval: time.Hour}), clk
+}
+
+func user(t *testing.T, base string, id int64, name string, roles ...string) {
+	t.Helper()
+	if roles == nil {
+		roles = []string{}
+	}
+	r := testenv.PutUser(t, base, id, map[string]any{"username": name, "email": name + "@example.com", "roles": roles})
+	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		t.Fatalf("put user %d: %d %s", id, r.Status, r.Body)
+	}
+}
+
+// auth calls /v1/auth with the token as a bearer credential.
+func auth(t *testing.T, base, token string) testenv.Response {
+	t.Helper()
+	return testenv.Do(t, http.MethodGet, base+"/v1/auth", nil, testenv.Bearer(token)...)
+}
+
+func wantStatus(t *testing.T, what string, r testenv.Response, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Errorf("%s: status %d (%s); want %d", what, r.Status, strings.TrimSpace(string(r.Body)), want)
+	}
+}
