@@ -157,7 +157,13 @@ var cookieRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(env, msg string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s: %s", env, fmt.Sprintf(msg, args...)))
+		name := env
+		for _, s := range settings {
+			if s.env == env {
+				name = env + " (--" + s.flag + ")"
+			}
+		}
+		errs = append(errs, fmt.Errorf("config: %s: %s", name, fmt.Sprintf(msg, args...)))
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("SESSIONGW_DATABASE_URL", "must be a postgres:// URL")

@@ -190,6 +190,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	g.batcher.Flush(shutdownCtx)
 	g.Close()
+	g.log.Info("sessiongw stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -66,3 +66,5 @@ func wantStatus(t *testing.T, what string, r testenv.Response, want int) {
 		t.Errorf("%s: status %d (%s); want %d", what, r.Status, strings.TrimSpace(string(r.Body)), want)
 	}
 }
+
+func gatewayOptions() gateway.Options { return gateway.Options{ActivityInterval: time.Hour} }

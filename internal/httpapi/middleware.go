@@ -8,8 +8,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// observe records route, method, status and latency of every request.
-func observe(rec RequestRecorder) echo.MiddlewareFunc {
+// observe records route, method, status and latency of every request, and
+// logs one line per request at debug level only (never headers or bodies,
+// which carry tokens).
+func observe(rec RequestRecorder, log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -20,7 +22,16 @@ func observe(rec RequestRecorder) echo.MiddlewareFunc {
 			if route == "" {
 				route = "unmatched"
 			}
-			rec.ObserveRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
+			d := time.Since(start)
+			if rec != nil {
+				rec.ObserveRequest(route, c.Request().Method, c.Response().Status, d)
+			}
+			if log.Enabled(c.Request().Context(), slog.LevelDebug) {
+				log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request",
+					slog.String("method", c.Request().Method), slog.String("route", route),
+					slog.Int("status", c.Response().Status), slog.Duration("duration", d),
+					slog.String("client", c.RealIP()))
+			}
 			return nil
 		}
 	}

@@ -33,10 +33,7 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.Use(recoverPanics(cfg.Logger))
-	if cfg.Recorder != nil {
-		e.Use(observe(cfg.Recorder))
-	}
+	e.Use(observe(cfg.Recorder, cfg.Logger), recoverPanics(cfg.Logger))
 	svc, cookie := cfg.Service, cfg.CookieName
 
 	e.Any("/v1/auth", handleAuth(svc, cookie, cfg.Logger))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -140,10 +141,32 @@ func (c *Cache) Ping(ctx context.Context) error {
 }
 
 // Connect parses a redis:// or rediss:// URL and checks that Redis answers.
+// Unless the URL sets them (dial_timeout, read_timeout, write_timeout,
+// max_retries), timeouts are short: a gateway that answers in microseconds
+// should fall back to Postgres quickly rather than wait seconds on Redis.
 func Connect(ctx context.Context, url string) (*goredis.Client, error) {
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, errors.New("redis: URL is not valid")
+	}
+	q := map[string]bool{}
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		for _, kv := range strings.Split(url[i+1:], "&") {
+			k, _, _ := strings.Cut(kv, "=")
+			q[k] = true
+		}
+	}
+	if !q["dial_timeout"] {
+		opt.DialTimeout = time.Second
+	}
+	if !q["read_timeout"] {
+		opt.ReadTimeout = 500 * time.Millisecond
+	}
+	if !q["write_timeout"] {
+		opt.WriteTimeout = 500 * time.Millisecond
+	}
+	if !q["max_retries"] {
+		opt.MaxRetries = 1
 	}
 	rdb := goredis.NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -500,27 +499,22 @@ func (s *Service) PendingRetries() int {
 }
 
 func (s *Service) retryPending(ctx context.Context) {
+	// Only this loop removes entries, and invalidate only appends, so the
+	// first len(work) entries stay put while we work on them unlocked.
 	s.retryMu.Lock()
-	work := s.retry
-	s.retry = nil
+	work := s.retry[:len(s.retry):len(s.retry)]
 	s.retryMu.Unlock()
-	var keep []pendingInvalidation
-	for i, p := range work {
-		if time.Now().After(p.until) {
-			continue
-		}
-		if err := s.propagate(ctx, p.hashes); err != nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return
+	done := 0
+	for _, p := range work {
+		if time.Now().Before(p.until) {
+			if err := s.propagate(ctx, p.hashes); err != nil {
+				break
 			}
-			keep = append(keep, work[i:]...)
-			break
+			s.log.Info("cache invalidation retried successfully", "sessions", len(p.hashes))
 		}
-		s.log.Info("cache invalidation retried successfully", "sessions", len(p.hashes))
+		done++
 	}
-	if len(keep) > 0 {
-		s.retryMu.Lock()
-		s.retry = append(keep, s.retry...)
-		s.retryMu.Unlock()
-	}
+	s.retryMu.Lock()
+	s.retry = append([]pendingInvalidation(nil), s.retry[done:]...)
+	s.retryMu.Unlock()
 }

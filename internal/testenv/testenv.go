@@ -144,6 +144,7 @@ func Config(t testing.TB) config.Config {
 // Replica is one gateway started by Start.
 type Replica struct {
 	URL     string
+	Config  config.Config
 	Gateway *gateway.Gateway
 	Logs    *SyncBuffer
 	stop    context.CancelFunc
@@ -186,7 +187,7 @@ func Start(t testing.TB, cfg config.Config, o gateway.Options) *Replica {
 		g.Close()
 		t.Fatalf("testenv: listen: %v", err)
 	}
-	r := &Replica{URL: "http://" + ln.Addr().String(), Gateway: g, Logs: logs, stop: cancel, done: make(chan error, 1)}
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Gateway: g, Logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { r.done <- g.Serve(ctx, ln) }()
 	select {
 	case <-g.Subscribed():

@@ -1,0 +1,150 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/redis"
+	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/testenv"
+)
+
+func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	rep, _ := setup(t)
+	wantStatus(t, "healthz", testenv.Do(t, http.MethodGet, rep.URL+"/healthz", nil), http.StatusOK)
+	r := testenv.Do(t, http.MethodGet, rep.URL+"/readyz", nil)
+	wantStatus(t, "readyz", r, http.StatusOK)
+	var ready struct {
+		Status string
+		Checks map[string]string
+	}
+	r.Decode(t, &ready)
+	if ready.Status != "ok" || ready.Checks["postgres"] != "ok" || ready.Checks["redis"] != "ok" {
+		t.Errorf("readyz = %+v", ready)
+	}
+
+	user(t, rep.URL, 1, "alice")
+	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	auth(t, rep.URL, tok)
+	auth(t, rep.URL, tok)
+	testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil, testenv.Bearer(tok)...)
+	m := string(testenv.Do(t, http.MethodGet, rep.URL+"/metrics", nil).Body)
+	for _, want := range []string{
+		`sessiongw_http_requests_total{method="GET",route="/v1/auth",status="200"} 2`,
+		`sessiongw_http_request_duration_seconds_bucket{route="/v1/auth"`,
+		`sessiongw_cache_lookups_total{layer="local",result="hit"} 1`,
+		`sessiongw_cache_lookups_total{layer="redis",result="miss"} 1`,
+		`sessiongw_postgres_fallbacks_total 1`,
+		`sessiongw_invalidations_published_total 1`,
+		`sessiongw_invalidations_received_total 1`,
+		`sessiongw_invalidation_subscriptions_total 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestNotFoundAndMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	rep, _ := setup(t)
+	r := testenv.Do(t, http.MethodGet, rep.URL+"/v2/nothing", nil)
+	if r.Status != http.StatusNotFound || r.ErrorCode() != "not_found" {
+		t.Errorf("unknown path: %d %s", r.Status, r.Body)
+	}
+	r = testenv.Do(t, http.MethodPatch, rep.URL+"/v1/session", nil)
+	if r.Status != http.StatusMethodNotAllowed || r.ErrorCode() != "method_not_allowed" {
+		t.Errorf("PATCH /v1/session: %d %s", r.Status, r.Body)
+	}
+	// Oversized headers are refused by the server before any handler runs.
+	r = testenv.Do(t, http.MethodGet, rep.URL+"/v1/auth", nil, "X-Filler", strings.Repeat("a", 64<<10))
+	wantStatus(t, "oversized header", r, http.StatusRequestHeaderFieldsTooLarge)
+}
+
+// TestRedisOutage: with Redis gone, validation falls back to Postgres (no
+// 401 for valid sessions, no 503), readiness says which dependency failed,
+// and a logout commits and succeeds; its cache removal is retried once Redis
+// is back.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedisServer(t)
+	rep, _ := setup(t, func(c *config.Config) { c.RedisURL = srv.URL() })
+	base := rep.URL
+	user(t, base, 1, "alice")
+	cached, _ := testenv.NewSession(t, base, 1, false, "")
+	uncached, _ := testenv.NewSession(t, base, 1, false, "")
+	wantStatus(t, "warm", auth(t, base, cached), http.StatusOK)
+
+	srv.Stop()
+	r := testenv.Do(t, http.MethodGet, base+"/readyz", nil)
+	wantStatus(t, "readyz with Redis down", r, http.StatusServiceUnavailable)
+	var ready struct{ Checks map[string]string }
+	r.Decode(t, &ready)
+	if ready.Checks["redis"] != "unavailable" || ready.Checks["postgres"] != "ok" {
+		t.Errorf("readyz checks = %v", ready.Checks)
+	}
+	wantStatus(t, "uncached session from Postgres", auth(t, base, uncached), http.StatusOK)
+	wantStatus(t, "unknown session", auth(t, base, "3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c"), http.StatusUnauthorized)
+	wantStatus(t, "logout during the outage", testenv.Do(t, http.MethodDelete, base+"/v1/session", nil, testenv.Bearer(uncached)...), http.StatusNoContent)
+	wantStatus(t, "logged-out session", auth(t, base, uncached), http.StatusUnauthorized)
+	if n := rep.Gateway.Service().PendingRetries(); n != 1 {
+		t.Errorf("pending invalidation retries = %d; want 1", n)
+	}
+	srv.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for rep.Gateway.Service().PendingRetries() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the invalidation was not retried after Redis came back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantStatus(t, "readyz after recovery", testenv.Do(t, http.MethodGet, base+"/readyz", nil), http.StatusOK)
+}
+
+// TestRevokeWhileRedisPaused: the Redis entry of a session revoked while
+// Redis could not take writes is removed by the retry once it can.
+func TestRevokeWhileRedisPaused(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedisServer(t)
+	rep, _ := setup(t, func(c *config.Config) { c.RedisURL = srv.URL() })
+	base := rep.URL
+	user(t, base, 1, "alice")
+	tok, _ := testenv.NewSession(t, base, 1, false, "")
+	wantStatus(t, "warm", auth(t, base, tok), http.StatusOK)
+	rdb := testenv.Client(t, srv.URL())
+	ctx := context.Background()
+	key := redis.Key(rep.Config.RedisPrefix, mustHash(t, tok))
+	if n, _ := rdb.Exists(ctx, key).Result(); n != 1 {
+		t.Fatalf("the session is not cached in Redis")
+	}
+	if err := rdb.Do(ctx, "CLIENT", "PAUSE", "3000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "logout while paused", testenv.Do(t, http.MethodDelete, base+"/v1/session", nil, testenv.Bearer(tok)...), http.StatusNoContent)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n, err := rdb.Exists(ctx, key).Result()
+		if err == nil && n == 0 && rep.Gateway.Service().PendingRetries() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked session's Redis entry was never removed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wantStatus(t, "after the retry", auth(t, base, tok), http.StatusUnauthorized)
+}
+
+func mustHash(t *testing.T, tok string) session.Hash {
+	t.Helper()
+	p, err := session.ParseToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Hash()
+}
