@@ -27,7 +27,7 @@ import (
 
 // Default addresses of the local services.
 const (
-	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	DefaultDatabaseURL = "postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable"
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
 	// AdminToken is the admin token of gateways built by Config.
 	AdminToken = "test-admin-token-0123456789"
