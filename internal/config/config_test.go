@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,22 @@ func TestParseRedactsAdminToken(t *testing.T) {
 	_, _, err := config.Parse("t", nil, env(map[string]string{"SESSIONGW_ADMIN_TOKEN": "tiny-secret"}), io.Discard)
 	if err == nil || strings.Contains(err.Error(), "tiny-secret") {
 		t.Errorf("error = %v; want an error that does not show the token", err)
+	}
+}
+
+// TestEverySettingIsDocumented keeps the README and the example file in step
+// with the settings table.
+func TestEverySettingIsDocumented(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"../../README.md", "../../config/sessiongw.env.example"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range config.Settings() {
+			if !strings.Contains(string(b), s[0]) || !strings.Contains(string(b), s[1]) {
+				t.Errorf("%s does not document %s (%s)", file, s[0], s[1])
+			}
+		}
 	}
 }
