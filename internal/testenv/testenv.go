@@ -1,7 +1,8 @@
 // Package testenv gives tests real, isolated dependencies: a Postgres schema
-// and a Redis key prefix of their own on the shared local services (or the
-// ones named by SESSIONGW_TEST_DATABASE_URL / SESSIONGW_TEST_REDIS_URL), and
-// whole gateways listening on 127.0.0.1:0.
+// and a Redis key prefix of their own, on the services named by
+// SESSIONGW_TEST_DATABASE_URL / SESSIONGW_TEST_REDIS_URL, else on containers
+// when a Docker engine answers, else on the local services; and whole
+// gateways listening on 127.0.0.1:0.
 package testenv
 
 import (
@@ -33,17 +34,33 @@ const (
 	AdminToken = "test-admin-token-0123456789"
 )
 
-func baseDatabaseURL() string {
+func baseDatabaseURL(t testing.TB) string {
+	t.Helper()
 	if v := os.Getenv("SESSIONGW_TEST_DATABASE_URL"); v != "" {
 		return v
+	}
+	if useContainers() {
+		pg, _, err := startContainers()
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		return pg
 	}
 	return DefaultDatabaseURL
 }
 
 // RedisURL returns the Redis used by tests.
-func RedisURL() string {
+func RedisURL(t testing.TB) string {
+	t.Helper()
 	if v := os.Getenv("SESSIONGW_TEST_REDIS_URL"); v != "" {
 		return v
+	}
+	if useContainers() {
+		_, rd, err := startContainers()
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		return rd
 	}
 	return DefaultRedisURL
 }
@@ -61,7 +78,7 @@ func Postgres(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	base := baseDatabaseURL()
+	base := baseDatabaseURL(t)
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatalf("testenv: connect to Postgres at %s: %v (start it, or set SESSIONGW_TEST_DATABASE_URL)", base, err)
@@ -98,7 +115,7 @@ func Postgres(t testing.TB) string {
 // under the prefix are deleted when the test ends.
 func Redis(t testing.TB) (redisURL, prefix string) {
 	t.Helper()
-	redisURL, prefix = RedisURL(), Name("sgwtest-")
+	redisURL, prefix = RedisURL(t), Name("sgwtest-")
 	rdb := Client(t, redisURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
