@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -31,6 +32,7 @@ type Options struct {
 	Now              func() time.Time // default time.Now
 	ActivityInterval time.Duration    // batch flush interval, default 5s
 	ActivityMinGap   time.Duration    // per-session write gap, default 1m
+	PGTracer         pgx.QueryTracer  // sees every Postgres query (tests)
 }
 
 // Gateway is one running replica.
@@ -64,7 +66,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if o.ActivityMinGap <= 0 {
 		o.ActivityMinGap = time.Minute
 	}
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, o.PGTracer)
 	if err != nil {
 		return nil, err
 	}

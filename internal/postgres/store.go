@@ -25,12 +25,16 @@ var _ session.Store = (*Store)(nil)
 // NewStore returns a Store using pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Connect opens a pool for dsn and checks that it answers.
-func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+// Connect opens a pool for dsn and checks that it answers. A non-nil tracer
+// sees every query (tests count them with it).
+func Connect(ctx context.Context, dsn string, tracer ...pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's message may include the DSN (and its password): keep it out.
 		return nil, errors.New("postgres: database URL is not valid")
+	}
+	if len(tracer) > 0 && tracer[0] != nil {
+		cfg.ConnConfig.Tracer = tracer[0]
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -1,0 +1,86 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/testenv"
+)
+
+// restoreSQL identifies the one validation query.
+const restoreSQL = "FROM sessions s JOIN users u"
+
+// TestConcurrentMissesCoalesce: many concurrent validations of one uncached
+// token cost exactly one Postgres query.
+func TestConcurrentMissesCoalesce(t *testing.T) {
+	t.Parallel()
+	counter := &testenv.QueryCounter{Match: restoreSQL}
+	rep := testenv.Start(t, testenv.Config(t), gateway.Options{ActivityInterval: time.Hour, PGTracer: counter})
+	user(t, rep.URL, 1, "alice")
+	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+
+	parsed, err := session.ParseToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 500)
+	for i := range errs {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = rep.Gateway.Service().Validate(context.Background(), parsed)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("validation %d: %v", i, err)
+		}
+	}
+	if n := counter.Count(); n != 1 {
+		t.Errorf("Postgres validation queries for 500 concurrent misses = %d; want 1", n)
+	}
+}
+
+// TestResubscriptionFlushesLocalCache: a replica that missed invalidations
+// while its subscription was down drops every in-process copy when the
+// subscription comes back.
+func TestResubscriptionFlushesLocalCache(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedisServer(t)
+	rep, _ := setup(t, func(c *config.Config) { c.RedisURL = srv.URL(); c.LocalCacheTTL = time.Minute })
+	user(t, rep.URL, 1, "alice")
+	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	wantStatus(t, "warm", auth(t, rep.URL, tok), http.StatusOK)
+
+	// Revoke behind the gateway's back: no invalidation is published.
+	ctx := context.Background()
+	if _, err := rep.Gateway.Pool().Exec(ctx, `DELETE FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
+	rdb := testenv.Client(t, srv.URL())
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "in-process copy still served (nothing told the replica)", auth(t, rep.URL, tok), http.StatusOK)
+
+	// Drop the subscriber connection of this test's own redis-server.
+	if err := rdb.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for auth(t, rep.URL, tok).Status != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("the in-process copy survived the resubscription")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
