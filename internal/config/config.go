@@ -30,7 +30,12 @@ type Config struct {
 	RedisPrefix     string
 	CleanupInterval time.Duration
 	AutoMigrate     bool
-	LogLevel        string
+	// InvalidationTimeout bounds the wait for replicas' acks and is the
+	// window a replica trusts its caches after its last heard heartbeat.
+	InvalidationTimeout time.Duration
+	MaxDBLookups        int
+	RateLimit           float64
+	LogLevel            string
 	LogFormat       string
 }
 
@@ -96,6 +101,26 @@ var settings = []setting{
 				return errors.New("must be true or false")
 			}
 			c.AutoMigrate = b
+			return nil
+		}},
+	{"SESSIONGW_INVALIDATION_TIMEOUT", "invalidation-timeout", "1s", "how long a revoke waits for every replica's ack, and how long a replica trusts its caches without hearing the invalidation channel (100ms-10s)",
+		durationInto(func(c *Config) *time.Duration { return &c.InvalidationTimeout })},
+	{"SESSIONGW_DB_MAX_LOOKUPS", "db-max-lookups", "32", "concurrent Postgres lookups of the validation path; more wait, then get 503",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return errors.New("must be a positive integer")
+			}
+			c.MaxDBLookups = n
+			return nil
+		}},
+	{"SESSIONGW_RATE_LIMIT", "rate-limit", "50", "validations per second per client address that may reach Postgres (cache misses), bursts of twice that; 0 disables",
+		func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return errors.New("must be a number >= 0")
+			}
+			c.RateLimit = f
 			return nil
 		}},
 	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
@@ -197,6 +222,9 @@ func (c Config) Validate() error {
 	}
 	if c.CleanupInterval != 0 && c.CleanupInterval < time.Minute {
 		bad("SESSIONGW_CLEANUP_INTERVAL", "must be 0 (off) or at least 1m (got %s)", c.CleanupInterval)
+	}
+	if c.InvalidationTimeout < 100*time.Millisecond || c.InvalidationTimeout > 10*time.Second {
+		bad("SESSIONGW_INVALIDATION_TIMEOUT", "must be between 100ms and 10s (got %s)", c.InvalidationTimeout)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

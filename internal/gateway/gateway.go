@@ -23,6 +23,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/localcache"
 	"github.com/sessiongw/sessiongw/internal/metrics"
 	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/ratelimit"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
 )
@@ -33,6 +34,7 @@ type Options struct {
 	ActivityInterval time.Duration    // batch flush interval, default 5s
 	ActivityMinGap   time.Duration    // per-session write gap, default 1m
 	PGTracer         pgx.QueryTracer  // sees every Postgres query (tests)
+	BeforeFill       func(session.Hash) // pauses fills (tests)
 }
 
 // Gateway is one running replica.
@@ -87,20 +89,31 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, ready: make(chan struct{})}
 	g.store = postgres.NewStore(pool)
-	g.cache = redis.NewCache(rdb, cfg.RedisPrefix)
-	g.bus = redis.NewBus(rdb, cfg.RedisPrefix, log)
 	g.metrics = metrics.New()
+	g.cache = redis.NewCache(rdb, cfg.RedisPrefix, g.metrics.BreakerState)
+	g.bus = redis.NewBus(rdb, redis.BusOptions{
+		Prefix: cfg.RedisPrefix, Window: cfg.InvalidationTimeout, Logger: log, OnAck: g.metrics.InvalidationAcked,
+		// Before trusting its caches again after an interruption, a replica
+		// makes sure no invalidation is still pending in the outbox.
+		Recover: func(ctx context.Context) error { return g.svc.EnsureOutboxDrained(ctx) },
+	})
 	g.batcher = activity.New(g.store, o.ActivityInterval, o.ActivityMinGap, log, g.metrics.ActivityFlushed)
 	var local session.LocalCache
 	if cfg.LocalCacheTTL > 0 {
 		g.local = localcache.New(cfg.LocalCacheSize)
 		local = g.local
 	}
+	var limiter session.Limiter
+	if cfg.RateLimit > 0 {
+		limiter = ratelimit.New(cfg.RateLimit, max(1, int(2*cfg.RateLimit)))
+	}
 	g.svc = session.NewService(session.Options{
-		Store: g.store, Shared: g.cache, Local: local, Bus: g.bus,
-		Activity: g.batcher, Observer: g.metrics, Logger: log, Now: o.Now,
+		Store: g.store, Shared: g.cache, Local: local, Bus: g.bus, Outbox: g.store, Trust: g.bus,
+		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
+		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
+		BeforeFill: o.BeforeFill,
 	})
 	g.handler = httpapi.New(httpapi.Config{
 		Service: g.svc, CookieName: cfg.CookieName, AdminToken: cfg.AdminToken,
@@ -128,10 +141,14 @@ func (g *Gateway) Batcher() *activity.Batcher { return g.batcher }
 // Subscribed is closed once the invalidation subscription is established.
 func (g *Gateway) Subscribed() <-chan struct{} { return g.ready }
 
+// Trusted reports whether the replica currently serves from its caches.
+func (g *Gateway) Trusted() bool { return g.bus.Trusted() }
+
 // busHandler forwards to the Service and reports the first subscription.
 type busHandler struct{ g *Gateway }
 
 func (h busHandler) HandleInvalidation(hs []session.Hash) { h.g.svc.HandleInvalidation(hs) }
+func (h busHandler) HandleFlush()                         { h.g.svc.HandleFlush() }
 func (h busHandler) HandleSubscriptionReset() {
 	h.g.svc.HandleSubscriptionReset()
 	h.g.readyOne.Do(func() { close(h.g.ready) })
@@ -152,7 +169,13 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 			g.log.Error("invalidation subscriber stopped", "err", err)
 		}
 	})
-	wg.Go(func() { g.svc.RunRetries(bg) })
+	wg.Go(func() { g.svc.RunRelay(bg, time.Second) })
+	wg.Go(func() {
+		postgres.Listen(bg, g.pool, g.log,
+			func(id int64) { g.svc.HandleNotify(bg, id) },
+			// Notifications sent while disconnected are lost.
+			func() { g.svc.HandleFlush(); g.svc.WakeRelay() })
+	})
 	wg.Go(func() { g.batcher.Run(bg) })
 	if g.cfg.CleanupInterval > 0 {
 		wg.Go(func() { g.runCleanup(bg) })

@@ -22,7 +22,7 @@ func handleAuth(svc *session.Service, cookieName string, log *slog.Logger) echo.
 		t, err := tokenFrom(c.Request(), cookieName)
 		var r session.Restored
 		if err == nil {
-			r, err = svc.Validate(c.Request().Context(), t)
+			r, err = svc.Validate(c.Request().Context(), t, c.RealIP())
 		}
 		if err != nil {
 			status := describe(err).Status

@@ -34,6 +34,7 @@ var errorCodes = []struct {
 	{session.ErrConflict, http.StatusConflict, "conflict"},
 	{session.ErrInvalid, http.StatusBadRequest, "invalid_input"},
 	{session.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{session.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
 	{errBadJSON, http.StatusBadRequest, "invalid_json"},
 	{errAdminAuth, http.StatusUnauthorized, "unauthorized"},
@@ -92,7 +93,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if ae.Status >= 500 {
 			log.Error("request failed", "route", c.Path(), "method", c.Request().Method, "status", ae.Status, "err", err)
 		}
-		if ae.Status == http.StatusServiceUnavailable {
+		if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusTooManyRequests {
 			c.Response().Header().Set("Retry-After", retryAfterSeconds)
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")

@@ -19,7 +19,7 @@ func handleRestore(svc *session.Service, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		r, err := svc.Validate(c.Request().Context(), t)
+		r, err := svc.Validate(c.Request().Context(), t, c.RealIP())
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,10 @@ type Metrics struct {
 	received      prometheus.Counter
 	resets        prometheus.Counter
 	activityBatch *prometheus.CounterVec
+	fillsRefused  prometheus.Counter
+	outbox        prometheus.Counter
+	acks          *prometheus.CounterVec
+	breaker       *prometheus.GaugeVec
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -58,7 +62,21 @@ func New() *Metrics {
 		activityBatch: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiongw_activity_writes_total", Help: "Sessions whose activity was written in batches, by result.",
 		}, []string{"result"}),
+		fillsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessiongw_cache_fills_refused_total", Help: "Redis fills refused because an invalidation took the lease (a stale fill prevented).",
+		}),
+		outbox: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessiongw_outbox_relayed_total", Help: "Outbox entries relayed to Redis by this replica.",
+		}),
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiongw_invalidation_acks_total", Help: "Published invalidations by outcome: acked by every live replica, or timed out (bounded wait).",
+		}, []string{"result"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sessiongw_redis_breaker_state", Help: "1 for the Redis circuit breaker's current state.",
+		}, []string{"state"}),
 	}
+	m.BreakerState("closed")
+	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker)
 	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -104,4 +122,30 @@ func (m *Metrics) ActivityFlushed(n int, err error) {
 		result = "error"
 	}
 	m.activityBatch.WithLabelValues(result).Add(float64(n))
+}
+
+// FillRefused implements session.Observer.
+func (m *Metrics) FillRefused() { m.fillsRefused.Inc() }
+
+// OutboxRelayed implements session.Observer.
+func (m *Metrics) OutboxRelayed(n int) { m.outbox.Add(float64(n)) }
+
+// InvalidationAcked records the outcome of one waited publish.
+func (m *Metrics) InvalidationAcked(timedOut bool) {
+	if timedOut {
+		m.acks.WithLabelValues("timeout").Inc()
+		return
+	}
+	m.acks.WithLabelValues("acked").Inc()
+}
+
+// BreakerState records the Redis circuit breaker's state.
+func (m *Metrics) BreakerState(state string) {
+	for _, s := range []string{"closed", "half-open", "open"} {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.breaker.WithLabelValues(s).Set(v)
+	}
 }

@@ -2,41 +2,142 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
-// Bus publishes and receives invalidations on {prefix}:invalidate. A message
-// is the hex hashes of the sessions to drop, comma-separated; raw tokens
-// never travel.
+// Bus carries invalidations between replicas over Redis pub/sub and decides
+// whether this replica may trust its caches.
+//
+// Messages on {prefix}:invalidate are
+//
+//	i|<origin>|<msgid>|<hex hash>,<hex hash>,…   drop these sessions
+//	i|<origin>|<msgid>|*                          drop every session
+//	h|<origin>|<seq>                              heartbeat
+//
+// Raw tokens never travel. Every replica answers an invalidation with an ack
+// on {prefix}:ack:<origin>. Every heartbeat also registers the replica in
+// the sorted set {prefix}:replicas, scored with Redis's own clock, so the
+// registry needs no agreement between the replicas' clocks.
+//
+// Trust: a replica hears its own heartbeats on the same channel, in order
+// with every invalidation. Hearing heartbeat n (sent at local time t_n)
+// proves that every invalidation published before it was processed, so the
+// replica trusts its caches until t_n + window. A publisher waits for acks
+// from every replica registered within the window, and at most window after
+// its PUBLISH returned: by then any replica that did not ack has stopped
+// trusting its copies (its last heartbeat was sent before that PUBLISH).
 type Bus struct {
-	rdb     goredis.UniversalClient
-	channel string
-	log     *slog.Logger
+	rdb      goredis.UniversalClient
+	prefix   string
+	channel  string
+	registry string
+	id       string
+	window   time.Duration
+	beat     time.Duration
+	log      *slog.Logger
+	recover  func(context.Context) error
+	onAck    func(timedOut bool)
+
+	start      time.Time
+	trustUntil atomic.Int64 // nanoseconds since start
+	clean      atomic.Bool  // no interruption since the last recovery check
+	recovering atomic.Bool
+	hbSeq      atomic.Uint64
+	msgSeq     atomic.Uint64
+
+	mu      sync.Mutex
+	hbSent  map[uint64]time.Duration
+	waiters map[string]*waiter
+}
+
+type waiter struct {
+	need map[string]bool
+	done chan struct{}
 }
 
 var _ session.Publisher = (*Bus)(nil)
 
+// BusOptions configures a Bus.
+type BusOptions struct {
+	Prefix string
+	// Window bounds how long a publisher waits for acks and how long a
+	// replica trusts its caches after its last heard heartbeat (default 1s).
+	Window time.Duration
+	// Recover runs after an interruption, before the caches are trusted
+	// again; it must make sure no invalidation is still pending (drain the
+	// outbox). nil means nothing to check.
+	Recover func(context.Context) error
+	// OnAck, when non-nil, is told whether each waited publish timed out.
+	OnAck  func(timedOut bool)
+	Logger *slog.Logger
+}
+
 // maxHashesPerMessage bounds one message (65 bytes per hash).
 const maxHashesPerMessage = 1000
 
-// NewBus returns a Bus namespaced by prefix.
-func NewBus(rdb goredis.UniversalClient, prefix string, log *slog.Logger) *Bus {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// NewBus returns a Bus with a fresh random replica id.
+func NewBus(rdb goredis.UniversalClient, o BusOptions) *Bus {
+	if o.Window <= 0 {
+		o.Window = time.Second
 	}
-	return &Bus{rdb: rdb, channel: Channel(prefix), log: log}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &Bus{
+		rdb: rdb, prefix: o.Prefix, channel: Channel(o.Prefix), registry: o.Prefix + ":replicas",
+		id: hex.EncodeToString(b), window: o.Window, beat: o.Window / 4, log: o.Logger,
+		recover: o.Recover, onAck: o.OnAck, start: time.Now(),
+		hbSent: map[uint64]time.Duration{}, waiters: map[string]*waiter{},
+	}
 }
 
 // Channel returns the invalidation channel for prefix.
 func Channel(prefix string) string { return prefix + ":invalidate" }
 
-// Publish implements session.Publisher.
+func (b *Bus) ackChannel(origin string) string { return b.prefix + ":ack:" + origin }
+
+// ID returns this replica's id.
+func (b *Bus) ID() string { return b.id }
+
+// Trusted reports whether this replica may serve from its caches now.
+func (b *Bus) Trusted() bool {
+	return b.clean.Load() && int64(time.Since(b.start)) < b.trustUntil.Load()
+}
+
+// heartbeatScript registers the replica with Redis's clock and publishes
+// its heartbeat in one step; it also forgets long-gone replicas.
+var heartbeatScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 600000)
+redis.call('PEXPIRE', KEYS[1], 600000)
+return redis.call('PUBLISH', KEYS[2], ARGV[2])`)
+
+// liveScript lists replicas registered within ARGV[1] milliseconds.
+var liveScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')`)
+
+// Publish implements session.Publisher: it publishes the invalidation and
+// waits for every live replica's ack (acks arrive through Run, which must be
+// running), at most one window after PUBLISH
+// returned (then it returns session.ErrNotAcknowledged).
 func (b *Bus) Publish(ctx context.Context, hs []session.Hash) error {
 	for len(hs) > 0 {
 		n := min(len(hs), maxHashesPerMessage)
@@ -48,29 +149,86 @@ func (b *Bus) Publish(ctx context.Context, hs []session.Hash) error {
 			}
 			sb.WriteString(h.String())
 		}
-		if err := b.rdb.Publish(ctx, b.channel, sb.String()).Err(); err != nil {
-			return fmt.Errorf("redis: publish: %w", err)
+		if err := b.publish(ctx, sb.String()); err != nil {
+			return err
 		}
 		hs = hs[n:]
 	}
 	return nil
 }
 
+// PublishAll tells every replica to drop every in-process copy.
+func (b *Bus) PublishAll(ctx context.Context) error { return b.publish(ctx, "*") }
+
+func (b *Bus) publish(ctx context.Context, payload string) error {
+	msgID := strconv.FormatUint(b.msgSeq.Add(1), 36)
+	live, err := liveScript.Run(ctx, b.rdb, []string{b.registry}, b.window.Milliseconds()).StringSlice()
+	if err != nil {
+		return fmt.Errorf("redis: list replicas: %w", err)
+	}
+	w := &waiter{need: map[string]bool{}, done: make(chan struct{})}
+	for _, id := range live {
+		if id != b.id {
+			w.need[id] = true
+		}
+	}
+	if len(w.need) > 0 {
+		b.mu.Lock()
+		b.waiters[msgID] = w
+		b.mu.Unlock()
+		defer func() {
+			b.mu.Lock()
+			delete(b.waiters, msgID)
+			b.mu.Unlock()
+		}()
+	}
+	msg := "i|" + b.id + "|" + msgID + "|" + payload
+	if err := b.rdb.Publish(ctx, b.channel, msg).Err(); err != nil {
+		return fmt.Errorf("redis: publish: %w", err)
+	}
+	if len(w.need) == 0 {
+		return nil
+	}
+	timer := time.NewTimer(b.window)
+	defer timer.Stop()
+	select {
+	case <-w.done:
+		b.acked(false)
+		return nil
+	case <-timer.C:
+		b.acked(true)
+		return session.ErrNotAcknowledged
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Bus) acked(timedOut bool) {
+	if b.onAck != nil {
+		b.onAck(timedOut)
+	}
+}
+
 // Handler receives what the subscriber hears.
 type Handler interface {
 	// HandleInvalidation drops the named in-process entries.
 	HandleInvalidation(hs []session.Hash)
+	// HandleFlush drops every in-process entry.
+	HandleFlush()
 	// HandleSubscriptionReset is called on every (re)subscription: messages
 	// published while the subscription was down are lost.
 	HandleSubscriptionReset()
 }
 
-// Run subscribes and dispatches invalidations to h until ctx ends. go-redis
-// reconnects by itself; each (re)subscription is reported to h.
+// Run subscribes, sends heartbeats and dispatches invalidations to h until
+// ctx ends. go-redis reconnects by itself; each (re)subscription is
+// reported to h and suspends trust until the next heartbeat is heard and
+// Recover has passed.
 func (b *Bus) Run(ctx context.Context, h Handler) error {
-	ps := b.rdb.Subscribe(ctx, b.channel)
+	ps := b.rdb.Subscribe(ctx, b.channel, b.ackChannel(b.id))
 	defer ps.Close()
-	ch := ps.ChannelWithSubscriptions()
+	ch := ps.ChannelWithSubscriptions(goredis.WithChannelSize(1000))
+	go b.heartbeats(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,18 +239,132 @@ func (b *Bus) Run(ctx context.Context, h Handler) error {
 			}
 			switch m := m.(type) {
 			case *goredis.Subscription:
-				if m.Kind == "subscribe" {
+				if m.Kind == "subscribe" && m.Channel == b.channel {
+					b.clean.Store(false)
+					b.trustUntil.Store(0)
 					h.HandleSubscriptionReset()
 				}
 			case *goredis.Message:
-				hs := parseHashes(m.Payload)
-				if len(hs) == 0 {
-					b.log.Warn("ignoring malformed invalidation message")
-					continue
+				if m.Channel == b.channel {
+					b.handle(ctx, m.Payload, h)
+				} else {
+					b.handleAck(m.Payload)
 				}
-				h.HandleInvalidation(hs)
 			}
 		}
+	}
+}
+
+func (b *Bus) heartbeats(ctx context.Context) {
+	t := time.NewTicker(b.beat)
+	defer t.Stop()
+	for {
+		seq := b.hbSeq.Add(1)
+		b.mu.Lock()
+		b.hbSent[seq] = time.Since(b.start)
+		for s := range b.hbSent {
+			if s+64 < seq {
+				delete(b.hbSent, s)
+			}
+		}
+		b.mu.Unlock()
+		hctx, cancel := context.WithTimeout(ctx, b.window)
+		err := heartbeatScript.Run(hctx, b.rdb, []string{b.registry, b.channel}, b.id,
+			"h|"+b.id+"|"+strconv.FormatUint(seq, 10)).Err()
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			b.log.Debug("heartbeat failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Bus) handle(ctx context.Context, payload string, h Handler) {
+	kind, rest, _ := strings.Cut(payload, "|")
+	origin, rest, _ := strings.Cut(rest, "|")
+	switch kind {
+	case "h":
+		if origin != b.id {
+			return
+		}
+		seq, err := strconv.ParseUint(rest, 10, 64)
+		if err != nil {
+			return
+		}
+		b.mu.Lock()
+		sent, ok := b.hbSent[seq]
+		b.mu.Unlock()
+		if !ok {
+			return
+		}
+		if b.clean.Load() {
+			if until := int64(sent + b.window); until > b.trustUntil.Load() {
+				b.trustUntil.Store(until)
+			}
+			return
+		}
+		if b.recovering.CompareAndSwap(false, true) {
+			go b.recoverTrust(ctx)
+		}
+	case "i":
+		msgID, body, ok := strings.Cut(rest, "|")
+		if !ok {
+			b.log.Warn("ignoring malformed invalidation message")
+			return
+		}
+		if body == "*" {
+			h.HandleFlush()
+		} else {
+			hs := parseHashes(body)
+			if len(hs) == 0 {
+				b.log.Warn("ignoring malformed invalidation message")
+				return
+			}
+			h.HandleInvalidation(hs)
+		}
+		if origin != b.id {
+			go func() {
+				actx, cancel := context.WithTimeout(ctx, b.window)
+				defer cancel()
+				_ = b.rdb.Publish(actx, b.ackChannel(origin), msgID+"|"+b.id).Err()
+			}()
+		}
+	}
+}
+
+// recoverTrust runs the recovery check; the next heard heartbeat then
+// restores trust.
+func (b *Bus) recoverTrust(ctx context.Context) {
+	defer b.recovering.Store(false)
+	if b.recover != nil {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := b.recover(rctx); err != nil {
+			b.log.Warn("cache trust not restored yet", "err", err)
+			return
+		}
+	}
+	b.clean.Store(true)
+}
+
+func (b *Bus) handleAck(payload string) {
+	msgID, replica, ok := strings.Cut(payload, "|")
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.waiters[msgID]
+	if w == nil || !w.need[replica] {
+		return
+	}
+	delete(w.need, replica)
+	if len(w.need) == 0 {
+		close(w.done)
 	}
 }
 

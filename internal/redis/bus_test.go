@@ -15,52 +15,63 @@ import (
 )
 
 type recorder struct {
-	mu     sync.Mutex
-	hashes []session.Hash
-	resets int
-	wake   chan struct{}
+	mu      sync.Mutex
+	hashes  []session.Hash
+	resets  int
+	flushes int
+	wake    chan struct{}
+}
+
+func (r *recorder) bump() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (r *recorder) HandleInvalidation(hs []session.Hash) {
 	r.mu.Lock()
 	r.hashes = append(r.hashes, hs...)
 	r.mu.Unlock()
-	r.wake <- struct{}{}
+	r.bump()
+}
+
+func (r *recorder) HandleFlush() {
+	r.mu.Lock()
+	r.flushes++
+	r.mu.Unlock()
+	r.bump()
 }
 
 func (r *recorder) HandleSubscriptionReset() {
 	r.mu.Lock()
 	r.resets++
 	r.mu.Unlock()
-	r.wake <- struct{}{}
+	r.bump()
 }
 
-func (r *recorder) snapshot() (int, int) {
+func (r *recorder) snapshot() (hashes, resets, flushes int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.hashes), r.resets
+	return len(r.hashes), r.resets, r.flushes
 }
 
-func waitFor(t *testing.T, rec *recorder, cond func(hashes, resets int) bool) {
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		if cond(rec.snapshot()) {
-			return
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
-		select {
-		case <-rec.wake:
-		case <-deadline:
-			h, r := rec.snapshot()
-			t.Fatalf("timed out: %d hashes, %d resets", h, r)
-		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-// TestBusDeliversAndReportsResubscription runs against the real Redis: it
-// kills the subscriber's own connection (by client id) and expects go-redis
-// to resubscribe and the bus to report it.
-func TestBusDeliversAndReportsResubscription(t *testing.T) {
+// TestBus runs against the real Redis: invalidations are delivered and
+// acknowledged, trust follows the replica's own heartbeats, and a killed
+// subscriber connection (ours only, found by client name) is reported and
+// suspends trust until the next heartbeat.
+func TestBus(t *testing.T) {
 	t.Parallel()
 	url, prefix := testenv.Redis(t)
 	opt, _ := goredis.ParseURL(url)
@@ -69,20 +80,44 @@ func TestBusDeliversAndReportsResubscription(t *testing.T) {
 	defer sub.Close()
 	pub := testenv.Client(t, url)
 
-	rec := &recorder{wake: make(chan struct{}, 100)}
+	rec := &recorder{wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	subBus := redis.NewBus(sub, redis.BusOptions{Prefix: prefix, Window: 500 * time.Millisecond})
 	done := make(chan error, 1)
-	go func() { done <- redis.NewBus(sub, prefix, nil).Run(ctx, rec) }()
-	waitFor(t, rec, func(_, resets int) bool { return resets == 1 })
+	go func() { done <- subBus.Run(ctx, rec) }()
+	waitFor(t, "first subscription", func() bool { _, r, _ := rec.snapshot(); return r == 1 })
+	waitFor(t, "trust", subBus.Trusted)
 
+	var acks []bool
+	var mu sync.Mutex
+	pubBus := redis.NewBus(pub, redis.BusOptions{Prefix: prefix, Window: 5 * time.Second,
+		OnAck: func(timedOut bool) { mu.Lock(); acks = append(acks, timedOut); mu.Unlock() }})
+	pubRec := &recorder{wake: make(chan struct{}, 1)}
+	go func() { _ = pubBus.Run(ctx, pubRec) }() // acks arrive on its subscription
+	waitFor(t, "publisher trust", pubBus.Trusted)
 	hs := make([]session.Hash, 2500) // spans several messages
 	for i := range hs {
 		hs[i][0], hs[i][1] = byte(i), byte(i>>8)
 	}
-	if err := redis.NewBus(pub, prefix, nil).Publish(ctx, hs); err != nil {
+	if err := pubBus.Publish(ctx, hs); err != nil {
+		t.Fatalf("Publish = %v; want every live replica's ack", err)
+	}
+	// Publish returned after the acks: the subscriber already handled all.
+	if n, _, _ := rec.snapshot(); n != len(hs) {
+		t.Errorf("hashes handled when Publish returned = %d; want %d", n, len(hs))
+	}
+	mu.Lock()
+	if len(acks) != 3 || acks[0] || acks[1] || acks[2] {
+		t.Errorf("ack outcomes = %v; want three acked", acks)
+	}
+	mu.Unlock()
+	if err := pubBus.PublishAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, rec, func(n, _ int) bool { return n == len(hs) })
+	if _, _, f := rec.snapshot(); f != 1 {
+		t.Errorf("flushes = %d; want 1", f)
+	}
 
 	// Kill only our subscriber connection.
 	list, err := pub.ClientList(ctx).Result()
@@ -105,16 +140,40 @@ func TestBusDeliversAndReportsResubscription(t *testing.T) {
 	if err := pub.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, rec, func(_, resets int) bool { return resets >= 2 })
+	waitFor(t, "resubscription", func() bool { _, r, _ := rec.snapshot(); return r >= 2 })
+	waitFor(t, "trust after resubscription", subBus.Trusted)
 
 	// Malformed messages are ignored, not delivered.
-	pub.Publish(ctx, redis.Channel(prefix), "not-a-hash")
-	if err := redis.NewBus(pub, prefix, nil).Publish(ctx, hs[:1]); err != nil {
+	pub.Publish(ctx, redis.Channel(prefix), "not-a-message")
+	pub.Publish(ctx, redis.Channel(prefix), "i|x|1|zz")
+	if err := pubBus.Publish(ctx, hs[:1]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, rec, func(n, _ int) bool { return n == len(hs)+1 })
+	if n, _, _ := rec.snapshot(); n != len(hs)+1 {
+		t.Errorf("hashes = %d; want %d", n, len(hs)+1)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+// TestPublishWaitsAtMostTheWindow: a registered replica that never acks
+// (its subscriber is gone) costs the publisher one window, then
+// ErrNotAcknowledged.
+func TestPublishWaitsAtMostTheWindow(t *testing.T) {
+	t.Parallel()
+	url, prefix := testenv.Redis(t)
+	rdb := testenv.Client(t, url)
+	ctx := context.Background()
+	// A replica that registered a moment ago and then went silent.
+	now, err := rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb.ZAdd(ctx, prefix+":replicas", goredis.Z{Score: float64(now.UnixMilli()), Member: "ghost"})
+	bus := redis.NewBus(rdb, redis.BusOptions{Prefix: prefix, Window: 300 * time.Millisecond})
+	if err := bus.Publish(ctx, []session.Hash{{1}}); err != session.ErrNotAcknowledged {
+		t.Errorf("Publish = %v; want ErrNotAcknowledged", err)
 	}
 }

@@ -4,33 +4,191 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
-// Cache implements session.SharedCache. Keys are {prefix}:sess:{hex hash};
-// values are a compact JSON encoding of the restored session and user.
+// Cache implements session.SharedCache with leased fills: a lookup that
+// misses takes a lease in the same round trip, and its fill is installed only
+// while that lease is still there. A revocation deletes the entry and the
+// lease, so a fill that read Postgres before the revocation cannot re-insert
+// the old value; a lease lost to eviction or a Redis restart also refuses the
+// fill (fail closed).
+//
+// Keys are {prefix}:sess:{<hash>} and {prefix}:lease:{<hash>}; the braces
+// are a Redis Cluster hash tag, so a session's keys share a slot.
 type Cache struct {
-	rdb    goredis.UniversalClient
-	prefix string
+	rdb      goredis.UniversalClient
+	prefix   string
+	leaseTTL time.Duration
+	leaseID  string
+	leaseSeq atomic.Uint64
+	breaker  *gobreaker.CircuitBreaker[any]
 }
 
 var _ session.SharedCache = (*Cache)(nil)
 
-// NewCache returns a Cache namespaced by prefix.
-func NewCache(rdb goredis.UniversalClient, prefix string) *Cache {
-	return &Cache{rdb: rdb, prefix: prefix}
+// ErrBreakerOpen is returned while the circuit breaker skips Redis.
+var ErrBreakerOpen = errors.New("redis: circuit breaker open")
+
+// NewCache returns a Cache namespaced by prefix. onBreaker, when non-nil, is
+// told every breaker state change ("closed", "half-open", "open").
+func NewCache(rdb goredis.UniversalClient, prefix string, onBreaker func(state string)) *Cache {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	c := &Cache{rdb: rdb, prefix: prefix, leaseTTL: 10 * time.Second, leaseID: hex.EncodeToString(b)}
+	c.breaker = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+		Name:    "redis",
+		Timeout: time.Second,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= 3
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if onBreaker != nil {
+				onBreaker(to.String())
+			}
+		},
+	})
+	return c
 }
 
-// Key returns the Redis key of a session hash.
-func Key(prefix string, h session.Hash) string { return prefix + ":sess:" + h.String() }
+// Key returns the Redis key of a session's cached entry.
+func Key(prefix string, h session.Hash) string { return prefix + ":sess:{" + h.String() + "}" }
+
+// LeaseKey returns the Redis key of a session's fill lease.
+func LeaseKey(prefix string, h session.Hash) string { return prefix + ":lease:{" + h.String() + "}" }
+
+// getScript returns the entry, or takes the lease (unless another lookup
+// holds it) and returns 1 if it did, 0 if not.
+var getScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0`)
+
+// fillScript installs the entry only while our lease is there.
+var fillScript = goredis.NewScript(`
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0`)
+
+func (c *Cache) do(fn func() (any, error)) (any, error) {
+	v, err := c.breaker.Execute(fn)
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return nil, ErrBreakerOpen
+	}
+	return v, err
+}
+
+// Get implements session.SharedCache. An entry that does not decode is
+// treated as a miss and removed.
+func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool, session.Lease, error) {
+	lease := c.leaseID + "-" + strconv.FormatUint(c.leaseSeq.Add(1), 36)
+	keys := []string{Key(c.prefix, h), LeaseKey(c.prefix, h)}
+	v, err := c.do(func() (any, error) {
+		return getScript.Run(ctx, c.rdb, keys, lease, c.leaseTTL.Milliseconds()).Result()
+	})
+	if err != nil {
+		return session.Restored{}, false, "", fmt.Errorf("redis: get: %w", err)
+	}
+	switch v := v.(type) {
+	case string:
+		r, err := Decode([]byte(v))
+		if err != nil {
+			c.rdb.Del(ctx, keys[0])
+			return session.Restored{}, false, "", nil
+		}
+		return r, true, "", nil
+	case int64:
+		if v == 1 {
+			return session.Restored{}, false, session.Lease(lease), nil
+		}
+		return session.Restored{}, false, "", nil
+	}
+	return session.Restored{}, false, "", fmt.Errorf("redis: get: unexpected reply %T", v)
+}
+
+// Fill implements session.SharedCache: it reports whether the entry was
+// installed.
+func (c *Cache) Fill(ctx context.Context, h session.Hash, lease session.Lease, r session.Restored, ttl time.Duration) (bool, error) {
+	if lease == "" {
+		return false, nil
+	}
+	b, err := Encode(r)
+	if err != nil {
+		return false, fmt.Errorf("redis: encode: %w", err)
+	}
+	v, err := c.do(func() (any, error) {
+		return fillScript.Run(ctx, c.rdb, []string{Key(c.prefix, h), LeaseKey(c.prefix, h)},
+			string(lease), b, max(ttl.Milliseconds(), 1)).Int64()
+	})
+	if err != nil {
+		return false, fmt.Errorf("redis: fill: %w", err)
+	}
+	return v.(int64) == 1, nil
+}
+
+// Delete implements session.SharedCache: entries and leases go together, so
+// an in-flight fill of a deleted session is refused. One DEL per session in a
+// pipeline (both keys share a slot, so this works on Redis Cluster).
+func (c *Cache) Delete(ctx context.Context, hs []session.Hash) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	_, err := c.do(func() (any, error) {
+		return c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, h := range hs {
+				p.Del(ctx, Key(c.prefix, h), LeaseKey(c.prefix, h))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("redis: delete: %w", err)
+	}
+	return nil
+}
+
+// DeleteAll implements session.SharedCache: every entry and lease under the
+// prefix (after a TRUNCATE of sessions).
+func (c *Cache) DeleteAll(ctx context.Context) error {
+	for _, pattern := range []string{c.prefix + ":sess:*", c.prefix + ":lease:*"} {
+		iter := c.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := c.rdb.Del(ctx, iter.Val()).Err(); err != nil {
+				return fmt.Errorf("redis: delete all: %w", err)
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("redis: delete all: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ping reports whether Redis answers (bypassing the breaker).
+func (c *Cache) Ping(ctx context.Context) error {
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
 
 // entry is the wire form: short names keep a typical entry small.
 type entry struct {
@@ -81,63 +239,6 @@ func Decode(b []byte) (session.Restored, error) {
 		},
 		User: session.User{ID: e.UserID, Username: e.Username, Email: e.Email, IsActive: e.Active, Roles: roles},
 	}, nil
-}
-
-// Get implements session.SharedCache. An entry that does not decode is
-// treated as a miss and removed.
-func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool, error) {
-	key := Key(c.prefix, h)
-	b, err := c.rdb.Get(ctx, key).Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return session.Restored{}, false, nil
-	}
-	if err != nil {
-		return session.Restored{}, false, fmt.Errorf("redis: get: %w", err)
-	}
-	r, err := Decode(b)
-	if err != nil {
-		c.rdb.Del(ctx, key)
-		return session.Restored{}, false, nil
-	}
-	return r, true, nil
-}
-
-// Set implements session.SharedCache.
-func (c *Cache) Set(ctx context.Context, h session.Hash, r session.Restored, ttl time.Duration) error {
-	b, err := Encode(r)
-	if err != nil {
-		return fmt.Errorf("redis: encode: %w", err)
-	}
-	if err := c.rdb.Set(ctx, Key(c.prefix, h), b, ttl).Err(); err != nil {
-		return fmt.Errorf("redis: set: %w", err)
-	}
-	return nil
-}
-
-// Delete implements session.SharedCache. Keys are removed one per command in
-// a pipeline, so it works the same on Redis Cluster.
-func (c *Cache) Delete(ctx context.Context, hs []session.Hash) error {
-	if len(hs) == 0 {
-		return nil
-	}
-	_, err := c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, h := range hs {
-			p.Del(ctx, Key(c.prefix, h))
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("redis: delete: %w", err)
-	}
-	return nil
-}
-
-// Ping reports whether Redis answers.
-func (c *Cache) Ping(ctx context.Context) error {
-	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: ping: %w", err)
-	}
-	return nil
 }
 
 // Connect parses a redis:// or rediss:// URL and checks that Redis answers.

@@ -49,61 +49,104 @@ func setup(t *testing.T) (*miniredis.Miniredis, *redis.Cache) {
 	mr := miniredis.RunT(t)
 	rdb := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	return mr, redis.NewCache(rdb, "p")
+	return mr, redis.NewCache(rdb, "p", nil)
 }
 
-func TestCacheTTL(t *testing.T) {
+var h1 = session.Token("3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c").Hash()
+
+func TestLeasedFill(t *testing.T) {
 	t.Parallel()
 	mr, c := setup(t)
 	ctx := context.Background()
-	h := session.Token("3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c").Hash()
-	if err := c.Set(ctx, h, restored(), 5*time.Minute); err != nil {
-		t.Fatal(err)
+
+	_, found, lease, err := c.Get(ctx, h1)
+	if found || lease == "" || err != nil {
+		t.Fatalf("first Get = found %v, lease %q, %v; want a miss with a lease", found, lease, err)
 	}
-	if ttl := mr.TTL(redis.Key("p", h)); ttl != 5*time.Minute {
+	if _, _, other, _ := c.Get(ctx, h1); other != "" {
+		t.Errorf("second Get while the lease is held got lease %q; want none", other)
+	}
+	ok, err := c.Fill(ctx, h1, lease, restored(), 5*time.Minute)
+	if !ok || err != nil {
+		t.Fatalf("Fill with the lease = %v, %v; want installed", ok, err)
+	}
+	if ttl := mr.TTL(redis.Key("p", h1)); ttl != 5*time.Minute {
 		t.Errorf("TTL = %v; want 5m", ttl)
 	}
-	if _, ok, err := c.Get(ctx, h); !ok || err != nil {
-		t.Fatalf("Get after Set = %v, %v; want a hit", ok, err)
+	if mr.Exists(redis.LeaseKey("p", h1)) {
+		t.Error("the lease outlived the fill")
+	}
+	if r, found, _, err := c.Get(ctx, h1); !found || err != nil || r.User.Username != "alice" {
+		t.Fatalf("Get after Fill = %v, %v", found, err)
 	}
 	mr.FastForward(5*time.Minute + time.Second)
-	if _, ok, err := c.Get(ctx, h); ok || err != nil {
-		t.Errorf("Get after TTL = %v, %v; want a miss", ok, err)
+	if _, found, _, _ := c.Get(ctx, h1); found {
+		t.Error("entry outlived its TTL")
 	}
 }
 
-func TestCacheDeleteAndCorruptEntry(t *testing.T) {
+func TestFillRefusedAfterDelete(t *testing.T) {
 	t.Parallel()
 	mr, c := setup(t)
 	ctx := context.Background()
-	h1 := session.Token("3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c").Hash()
-	h2 := session.Token("0f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c").Hash()
-	for _, h := range []session.Hash{h1, h2} {
-		if err := c.Set(ctx, h, restored(), time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.Delete(ctx, []session.Hash{h1, h2}); err != nil {
+	_, _, lease, _ := c.Get(ctx, h1)
+	if err := c.Delete(ctx, []session.Hash{h1}); err != nil { // a revocation between read and fill
 		t.Fatal(err)
 	}
-	if len(mr.Keys()) != 0 {
-		t.Errorf("keys after Delete = %v; want none", mr.Keys())
+	if ok, err := c.Fill(ctx, h1, lease, restored(), time.Minute); ok || err != nil {
+		t.Errorf("Fill after Delete = %v, %v; want refused", ok, err)
 	}
+	if mr.Exists(redis.Key("p", h1)) {
+		t.Error("a stale entry was installed")
+	}
+	// A lease lost otherwise (evicted, Redis restarted) also refuses.
+	_, _, lease, _ = c.Get(ctx, h1)
+	mr.FlushAll()
+	if ok, _ := c.Fill(ctx, h1, lease, restored(), time.Minute); ok {
+		t.Error("Fill with a lost lease was installed")
+	}
+	if ok, _ := c.Fill(ctx, h1, "", restored(), time.Minute); ok {
+		t.Error("Fill without a lease was installed")
+	}
+}
+
+func TestCorruptEntryIsAMiss(t *testing.T) {
+	t.Parallel()
+	mr, c := setup(t)
 	mr.Set(redis.Key("p", h1), "{not json")
-	if _, ok, err := c.Get(ctx, h1); ok || err != nil {
-		t.Errorf("Get(corrupt) = %v, %v; want a miss", ok, err)
+	if _, found, _, err := c.Get(context.Background(), h1); found || err != nil {
+		t.Errorf("Get(corrupt) = %v, %v; want a miss", found, err)
 	}
 	if mr.Exists(redis.Key("p", h1)) {
 		t.Error("corrupt entry was not removed")
 	}
 }
 
-func TestCacheErrorIsNotAMiss(t *testing.T) {
+func TestBreakerOpensAndErrorsAreNotMisses(t *testing.T) {
 	t.Parallel()
 	mr, c := setup(t)
 	mr.Close()
-	_, ok, err := c.Get(context.Background(), session.Hash{})
-	if ok || err == nil {
-		t.Errorf("Get with Redis down = %v, %v; want an error", ok, err)
+	for range 3 {
+		if _, found, _, err := c.Get(context.Background(), h1); found || err == nil {
+			t.Fatalf("Get with Redis down = %v, %v; want an error", found, err)
+		}
 	}
+	_, _, _, err := c.Get(context.Background(), h1)
+	if err == nil || !isBreakerOpen(err) {
+		t.Errorf("Get after repeated failures = %v; want the breaker open", err)
+	}
+}
+
+func isBreakerOpen(err error) bool {
+	for e := err; e != nil; {
+		if e == redis.ErrBreakerOpen {
+			return true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		e = u.Unwrap()
+	}
+	return false
 }

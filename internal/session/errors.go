@@ -27,6 +27,13 @@ var (
 	// ErrUnavailable: a store needed for the answer could not be reached, so
 	// the answer cannot be determined. Callers should retry.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrNotAcknowledged: an invalidation was published but not every live
+	// replica confirmed it in time; those replicas stopped trusting their
+	// caches, so the invalidation still holds.
+	ErrNotAcknowledged = errors.New("invalidation not acknowledged by every replica in time")
+	// ErrRateLimited: this client made too many lookups that reached the
+	// store; retry later.
+	ErrRateLimited = errors.New("too many lookups of unknown sessions; retry later")
 )
 
 // InvalidError describes one unacceptable input field. errors.Is(err,

@@ -44,12 +44,49 @@ type Store interface {
 	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Hash, error)
 }
 
-// SharedCache is the cache shared by every replica (Redis). A miss is
-// (Restored{}, false, nil); an error means the cache could not answer.
+// Lease is the right to fill the shared cache after a miss; empty means
+// another lookup holds it (do not fill).
+type Lease string
+
+// SharedCache is the cache shared by every replica (Redis). An error means
+// the cache could not answer (the caller falls back to the store).
 type SharedCache interface {
-	Get(ctx context.Context, h Hash) (Restored, bool, error)
-	Set(ctx context.Context, h Hash, r Restored, ttl time.Duration) error
+	// Get returns the entry, or on a miss a lease for Fill.
+	Get(ctx context.Context, h Hash) (Restored, bool, Lease, error)
+	// Fill installs r only while lease is still held, i.e. no invalidation
+	// of h happened since Get; it reports whether it did.
+	Fill(ctx context.Context, h Hash, lease Lease, r Restored, ttl time.Duration) (bool, error)
+	// Delete removes entries and their leases.
 	Delete(ctx context.Context, hs []Hash) error
+	// DeleteAll removes every entry and lease.
+	DeleteAll(ctx context.Context) error
+}
+
+// Invalidation is one outbox entry: these sessions, or all (TRUNCATE).
+type Invalidation struct {
+	Hashes []Hash
+	All    bool
+}
+
+// Outbox is the Postgres invalidation outbox, written by triggers in the
+// transaction of every change.
+type Outbox interface {
+	// ClaimOutbox locks up to limit pending entries (skipping entries other
+	// relays hold), calls fn, and marks them done if fn succeeds. It
+	// returns how many it claimed.
+	ClaimOutbox(ctx context.Context, limit int, fn func([]Invalidation) error) (int, error)
+	// OutboxEntry returns one entry by id.
+	OutboxEntry(ctx context.Context, id int64) (Invalidation, error)
+	// OutboxBacklog counts pending entries, locked or not.
+	OutboxBacklog(ctx context.Context) (int, error)
+	// PurgeOutbox deletes done entries older than before.
+	PurgeOutbox(ctx context.Context, before time.Time) (int, error)
+}
+
+// Trust tells whether this replica currently hears every invalidation, and
+// so may serve from its caches.
+type Trust interface {
+	Trusted() bool
 }
 
 // LocalCache is the small in-process cache in front of the shared one.
@@ -60,9 +97,12 @@ type LocalCache interface {
 	Clear()
 }
 
-// Publisher tells every replica to drop its in-process copies.
+// Publisher tells every replica to drop its in-process copies. Publish
+// returns ErrNotAcknowledged when some replica did not confirm within its
+// bound (it has then stopped trusting its caches).
 type Publisher interface {
 	Publish(ctx context.Context, hs []Hash) error
+	PublishAll(ctx context.Context) error
 }
 
 // ActivitySink receives per-request activity, to be written in batches.
@@ -77,6 +117,8 @@ type Observer interface {
 	InvalidationsPublished(n int)
 	InvalidationsReceived(n int)
 	SubscriptionReset()
+	FillRefused()
+	OutboxRelayed(n int)
 }
 
 // Cache layer names passed to Observer.CacheLookup.
@@ -93,6 +135,8 @@ func (NopObserver) StoreLookup()               {}
 func (NopObserver) InvalidationsPublished(int) {}
 func (NopObserver) InvalidationsReceived(int)  {}
 func (NopObserver) SubscriptionReset()         {}
+func (NopObserver) FillRefused()               {}
+func (NopObserver) OutboxRelayed(int)          {}
 
 type nopActivity struct{}
 

@@ -154,6 +154,7 @@ func Config(t testing.TB) config.Config {
 		AdminToken: AdminToken, CacheTTL: 5 * time.Minute, LocalCacheTTL: 5 * time.Second,
 		LocalCacheSize: 10000, SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour,
 		CookieName: "session_id", RedisPrefix: prefix, CleanupInterval: 0, AutoMigrate: true,
+		InvalidationTimeout: time.Second, MaxDBLookups: 32, RateLimit: 0,
 		LogLevel: "debug", LogFormat: "json",
 	}
 }
@@ -211,8 +212,22 @@ func Start(t testing.TB, cfg config.Config, o gateway.Options) *Replica {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("testenv: replica did not subscribe to invalidations")
 	}
+	WaitTrusted(t, g)
 	t.Cleanup(func() { r.Stop(t) })
 	return r
+}
+
+// WaitTrusted waits until the replica trusts its caches (it heard its own
+// heartbeat and found the outbox drained).
+func WaitTrusted(t testing.TB, g *gateway.Gateway) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !g.Trusted() {
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: replica never trusted its caches")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers.

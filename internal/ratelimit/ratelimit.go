@@ -1,0 +1,46 @@
+// Package ratelimit limits, per client address, the validations that reach
+// Postgres (misses of both caches): a flood of random well-formed tokens
+// from one client cannot crowd out everyone else's lookups.
+package ratelimit
+
+import (
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// PerClient implements session.Limiter with a token bucket per client,
+// kept in a bounded cache (idle clients are forgotten after a minute).
+type PerClient struct {
+	perSecond rate.Limit
+	burst     int
+	buckets   *otter.Cache[string, *rate.Limiter]
+}
+
+var _ session.Limiter = (*PerClient)(nil)
+
+// New allows perSecond lookups per client with bursts of burst.
+func New(perSecond float64, burst int) *PerClient {
+	return &PerClient{
+		perSecond: rate.Limit(perSecond), burst: burst,
+		buckets: otter.Must(&otter.Options[string, *rate.Limiter]{
+			MaximumSize:      100_000,
+			ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](time.Minute),
+		}),
+	}
+}
+
+// Allow implements session.Limiter. An empty client (not an HTTP request
+// path) is never limited.
+func (p *PerClient) Allow(client string) bool {
+	if client == "" {
+		return true
+	}
+	l, _ := p.buckets.ComputeIfAbsent(client, func() (*rate.Limiter, bool) {
+		return rate.NewLimiter(p.perSecond, p.burst), false
+	})
+	return l.Allow()
+}

@@ -1,0 +1,190 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// invalidate runs after a change has committed in the store (whose triggers
+// also wrote an outbox entry): drop our own copies synchronously, remove the
+// shared entries and publish, waiting for every live replica's ack. When
+// Redis cannot be reached the change still succeeds: the outbox relay
+// retries, every replica also hears of it through Postgres NOTIFY, and we
+// wait one trust window so that replicas cut off from Redis too have stopped
+// trusting their caches before we return.
+func (s *Service) invalidate(ctx context.Context, hs []Hash) {
+	if len(hs) == 0 {
+		return
+	}
+	s.dropLocal(hs)
+	err := s.propagate(context.WithoutCancel(ctx), hs)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotAcknowledged):
+		s.log.Warn("invalidation not acknowledged by every replica within the window", "sessions", len(hs))
+	default:
+		s.log.Warn("cache invalidation failed; the outbox relay will retry", "sessions", len(hs), "err", err)
+		s.WakeRelay()
+		select {
+		case <-time.After(s.invalidationWait):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// propagate removes shared entries and publishes; ErrNotAcknowledged
+// means both happened but some replica did not confirm in time.
+func (s *Service) propagate(ctx context.Context, hs []Hash) error {
+	ctx, cancel := context.WithTimeout(ctx, s.invalidationWait+2*time.Second)
+	defer cancel()
+	if err := s.shared.Delete(ctx, hs); err != nil {
+		return err
+	}
+	err := s.bus.Publish(ctx, hs)
+	if err == nil || errors.Is(err, ErrNotAcknowledged) {
+		s.obs.InvalidationsPublished(len(hs))
+	}
+	return err
+}
+
+func (s *Service) dropLocal(hs []Hash) {
+	s.epoch.Add(1)
+	if s.local != nil {
+		s.local.Delete(hs)
+	}
+}
+
+// HandleInvalidation drops in-process copies named by another replica.
+func (s *Service) HandleInvalidation(hs []Hash) {
+	s.obs.InvalidationsReceived(len(hs))
+	s.dropLocal(hs)
+}
+
+// HandleFlush drops every in-process copy.
+func (s *Service) HandleFlush() {
+	s.epoch.Add(1)
+	if s.local != nil {
+		s.local.Clear()
+	}
+}
+
+// HandleSubscriptionReset drops every in-process copy: invalidations sent
+// while the subscription was down are lost, since pub/sub does not replay.
+func (s *Service) HandleSubscriptionReset() {
+	s.obs.SubscriptionReset()
+	s.HandleFlush()
+}
+
+// HandleNotify handles a Postgres NOTIFY for outbox entry id: the second,
+// independent path by which a replica hears of an invalidation.
+func (s *Service) HandleNotify(ctx context.Context, id int64) {
+	s.WakeRelay()
+	if s.outbox == nil {
+		return
+	}
+	inv, err := s.outbox.OutboxEntry(ctx, id)
+	if err != nil {
+		// We cannot tell what changed: drop everything to be safe.
+		s.log.Warn("outbox entry unreadable; flushing the in-process cache", "id", id, "err", err)
+		s.HandleFlush()
+		return
+	}
+	if inv.All {
+		s.HandleFlush()
+		return
+	}
+	s.dropLocal(inv.Hashes)
+}
+
+// WakeRelay asks the relay loop to run now.
+func (s *Service) WakeRelay() {
+	select {
+	case s.relayWake <- struct{}{}:
+	default:
+	}
+}
+
+// relayBatch bounds one claim of outbox entries.
+const relayBatch = 100
+
+// RelayOutbox removes shared entries and publishes for every pending outbox
+// entry it can claim, marking them done; it returns how many it relayed.
+func (s *Service) RelayOutbox(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.outbox.ClaimOutbox(ctx, relayBatch, func(batch []Invalidation) error {
+			for _, inv := range batch {
+				var err error
+				if inv.All {
+					if err = s.shared.DeleteAll(ctx); err == nil {
+						err = s.bus.PublishAll(ctx)
+					}
+				} else {
+					err = s.propagate(ctx, inv.Hashes)
+				}
+				if err != nil && !errors.Is(err, ErrNotAcknowledged) {
+					return err
+				}
+			}
+			return nil
+		})
+		total += n
+		if n > 0 {
+			s.obs.OutboxRelayed(n)
+		}
+		if err != nil {
+			return total, fmt.Errorf("relay outbox: %w", err)
+		}
+		if n < relayBatch {
+			return total, nil
+		}
+	}
+}
+
+// EnsureOutboxDrained relays what it can and fails unless no invalidation
+// is pending anywhere: a replica checks this before trusting its caches
+// again after an interruption.
+func (s *Service) EnsureOutboxDrained(ctx context.Context) error {
+	if s.outbox == nil {
+		return nil
+	}
+	if _, err := s.RelayOutbox(ctx); err != nil {
+		return err
+	}
+	n, err := s.outbox.OutboxBacklog(ctx)
+	if err != nil {
+		return fmt.Errorf("outbox backlog: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("outbox: %d invalidations still pending", n)
+	}
+	return nil
+}
+
+// RunRelay relays the outbox when woken (by NOTIFY or a failed
+// invalidation) and every interval, until ctx ends; it purges entries done
+// more than an hour ago.
+func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastPurge := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.relayWake:
+		}
+		if _, err := s.RelayOutbox(ctx); err != nil && ctx.Err() == nil {
+			s.log.Debug("outbox relay", "err", err)
+		}
+		if time.Since(lastPurge) > 10*time.Minute {
+			lastPurge = time.Now()
+			if _, err := s.outbox.PurgeOutbox(ctx, s.now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
+				s.log.Warn("outbox purge", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Logout clears the session of t. It is idempotent: an unknown token is not
+// an error.
+func (s *Service) Logout(ctx context.Context, t Token) error {
+	h := t.Hash()
+	if _, err := s.store.DeleteSession(ctx, h); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	s.invalidate(ctx, []Hash{h})
+	return nil
+}
+
+// RecordActivity writes activity for the session of t directly (not
+// batched) and drops cached copies so the next restore shows it.
+func (s *Service) RecordActivity(ctx context.Context, t Token, ip, userAgent string) error {
+	ip, err := NormalizeIP(ip)
+	if err != nil {
+		return err
+	}
+	if err := ValidateUserAgent(userAgent); err != nil {
+		return err
+	}
+	h := t.Hash()
+	if _, err := s.restore(ctx, h, ""); err != nil {
+		return err
+	}
+	if err := s.store.RecordActivity(ctx, h, s.now(), ip, userAgent); err != nil {
+		return fmt.Errorf("record activity: %w", err)
+	}
+	s.invalidate(ctx, []Hash{h})
+	return nil
+}
+
+// CurrentSession is a listed session flagged as the caller's own or not.
+type CurrentSession struct {
+	Session
+	Current bool `json:"current"`
+}
+
+// ListOwn lists the active sessions of the holder of t.
+func (s *Service) ListOwn(ctx context.Context, t Token) ([]CurrentSession, error) {
+	r, err := s.Validate(ctx, t, "")
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.store.ListSessions(ctx, r.User.ID, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	out := make([]CurrentSession, len(list))
+	for i, ss := range list {
+		out[i] = CurrentSession{Session: ss, Current: ss.ID == r.Session.ID}
+	}
+	return out, nil
+}
+
+// RevokeOwn revokes one of the holder's sessions by public id;
+// ErrSessionNotFound when the id is not one of theirs.
+func (s *Service) RevokeOwn(ctx context.Context, t Token, id string) error {
+	r, err := s.Validate(ctx, t, "")
+	if err != nil {
+		return err
+	}
+	h, err := s.store.DeleteSessionByID(ctx, id, r.User.ID)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	s.invalidate(ctx, []Hash{h})
+	return nil
+}
+
+// RevokeOthers revokes every session of the holder except the current one.
+func (s *Service) RevokeOthers(ctx context.Context, t Token) (int, error) {
+	r, err := s.Validate(ctx, t, "")
+	if err != nil {
+		return 0, err
+	}
+	h := t.Hash()
+	hs, err := s.store.DeleteUserSessions(ctx, r.User.ID, &h)
+	if err != nil {
+		return 0, fmt.Errorf("revoke other sessions: %w", err)
+	}
+	s.invalidate(ctx, hs)
+	return len(hs), nil
+}
+
+// UpsertUser creates or updates a user; every cached session of the user is
+// dropped on every replica, so deactivation and role changes apply at once.
+func (s *Service) UpsertUser(ctx context.Context, u User) (User, bool, error) {
+	if u.Roles == nil {
+		u.Roles = []string{}
+	}
+	if err := ValidateUser(u); err != nil {
+		return User{}, false, err
+	}
+	out, created, hs, err := s.store.UpsertUser(ctx, u)
+	if err != nil {
+		return User{}, false, fmt.Errorf("upsert user: %w", err)
+	}
+	s.invalidate(ctx, hs)
+	return out, created, nil
+}
+
+// GetUser returns a user or ErrUserNotFound.
+func (s *Service) GetUser(ctx context.Context, id int64) (User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// DeleteUser deletes a user and every session of theirs.
+func (s *Service) DeleteUser(ctx context.Context, id int64) error {
+	hs, err := s.store.DeleteUser(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	s.invalidate(ctx, hs)
+	return nil
+}
+
+// CreateParams are the inputs of CreateSession.
+type CreateParams struct {
+	UserID     int64
+	RememberMe bool
+	IPAddress  string
+	UserAgent  string
+}
+
+// CreateSession starts a session for an active user and returns its token.
+// The token exists only in this return value; the store keeps its hash.
+func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Token, Session, error) {
+	if p.UserID <= 0 {
+		return "", Session{}, Invalid("user_id", "must be a positive integer")
+	}
+	ip, err := NormalizeIP(p.IPAddress)
+	if err != nil {
+		return "", Session{}, err
+	}
+	if err := ValidateUserAgent(p.UserAgent); err != nil {
+		return "", Session{}, err
+	}
+	t, err := NewToken()
+	if err != nil {
+		return "", Session{}, err
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return "", Session{}, fmt.Errorf("session: new id: %w", err)
+	}
+	now := s.now()
+	ns := NewSession{
+		Hash: t.Hash(), ID: id.String(), UserID: p.UserID,
+		CreatedAt: now, ExpiresAt: ExpiresAt(now, p.RememberMe, s.sessionTTL, s.rememberTTL),
+		IPAddress: ip, UserAgent: p.UserAgent, RememberMe: p.RememberMe,
+	}
+	ss, err := s.store.CreateSession(ctx, ns)
+	if err != nil {
+		return "", Session{}, fmt.Errorf("create session: %w", err)
+	}
+	return t, ss, nil
+}
+
+// ExpiresAt is the absolute expiry of a session created at now.
+func ExpiresAt(now time.Time, rememberMe bool, ttl, rememberTTL time.Duration) time.Time {
+	if rememberMe {
+		return now.Add(rememberTTL)
+	}
+	return now.Add(ttl)
+}
+
+// ListUserSessions lists a user's active sessions; ErrUserNotFound for an
+// unknown user.
+func (s *Service) ListUserSessions(ctx context.Context, userID int64) ([]Session, error) {
+	if _, err := s.GetUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	list, err := s.store.ListSessions(ctx, userID, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return list, nil
+}
+
+// RevokeUserSessions revokes every session of a user, except the one of
+// except when it is non-empty.
+func (s *Service) RevokeUserSessions(ctx context.Context, userID int64, except Token) (int, error) {
+	var keep *Hash
+	if except != "" {
+		h := except.Hash()
+		keep = &h
+	}
+	hs, err := s.store.DeleteUserSessions(ctx, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("revoke user sessions: %w", err)
+	}
+	s.invalidate(ctx, hs)
+	return len(hs), nil
+}
+
+// RevokeByID revokes any session by public id; ErrSessionNotFound if none.
+func (s *Service) RevokeByID(ctx context.Context, id string) error {
+	h, err := s.store.DeleteSessionByID(ctx, id, 0)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	s.invalidate(ctx, []Hash{h})
+	return nil
+}
+
+// cleanupBatch bounds one delete statement of Cleanup.
+const cleanupBatch = 5000
+
+// Cleanup deletes expired sessions in batches and returns how many.
+func (s *Service) Cleanup(ctx context.Context) (int, error) {
+	total := 0
+	now := s.now()
+	for {
+		hs, err := s.store.DeleteExpired(ctx, now, cleanupBatch)
+		if err != nil {
+			return total, fmt.Errorf("cleanup: %w", err)
+		}
+		total += len(hs)
+		s.invalidate(ctx, hs)
+		if len(hs) < cleanupBatch {
+			return total, nil
+		}
+	}
+}
