@@ -172,7 +172,10 @@ func (b *Bus) publish(ctx context.Context, payload string) error {
 			w.need[id] = true
 		}
 	}
-	if len(w.need) > 0 {
+	// Decide before publishing: acks may empty w.need (under b.mu) as soon
+	// as the message is out.
+	waiting := len(w.need) > 0
+	if waiting {
 		b.mu.Lock()
 		b.waiters[msgID] = w
 		b.mu.Unlock()
@@ -186,7 +189,7 @@ func (b *Bus) publish(ctx context.Context, payload string) error {
 	if err := b.rdb.Publish(ctx, b.channel, msg).Err(); err != nil {
 		return fmt.Errorf("redis: publish: %w", err)
 	}
-	if len(w.need) == 0 {
+	if !waiting {
 		return nil
 	}
 	timer := time.NewTimer(b.window)

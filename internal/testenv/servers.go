@@ -26,22 +26,26 @@ func FreePort(t testing.TB) int {
 // RedisServer is a throwaway redis-server on a loopback port, for tests that
 // stop, pause or restart Redis. The shared Redis is never touched.
 type RedisServer struct {
-	Port int
-	cmd  *exec.Cmd
-	t    testing.TB
+	Port  int
+	Extra []string // extra redis-server arguments, such as --maxmemory
+	cmd   *exec.Cmd
+	t     testing.TB
 }
+
+// Addr returns host:port of the server.
+func (s *RedisServer) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
 
 // URL returns the server's redis:// URL.
 func (s *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
 
 // StartRedisServer starts redis-server without persistence on a free
 // loopback port; it is stopped when the test ends.
-func StartRedisServer(t testing.TB) *RedisServer {
+func StartRedisServer(t testing.TB, extra ...string) *RedisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("testenv: redis-server is not installed: %v", err)
 	}
-	s := &RedisServer{Port: FreePort(t), t: t}
+	s := &RedisServer{Port: FreePort(t), Extra: extra, t: t}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -50,8 +54,9 @@ func StartRedisServer(t testing.TB) *RedisServer {
 // Start (re)starts the server on its port and waits until it answers.
 func (s *RedisServer) Start() {
 	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, s.Extra...)
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("testenv: start redis-server: %v", err)
 	}
