@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/faultproxy"
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
@@ -68,3 +69,8 @@ func wantStatus(t *testing.T, what string, r testenv.Response, want int) {
 }
 
 func gatewayOptions() gateway.Options { return gateway.Options{ActivityInterval: time.Hour} }
+
+const (
+	faultproxyCut  = faultproxy.Cut
+	faultproxyPass = faultproxy.Pass
+)
