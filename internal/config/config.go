@@ -36,7 +36,7 @@ type Config struct {
 	MaxDBLookups        int
 	RateLimit           float64
 	LogLevel            string
-	LogFormat       string
+	LogFormat           string
 }
 
 // setting describes one configuration value: its variable, flag, default

@@ -30,10 +30,10 @@ import (
 
 // Options adjusts a Gateway for tests.
 type Options struct {
-	Now              func() time.Time // default time.Now
-	ActivityInterval time.Duration    // batch flush interval, default 5s
-	ActivityMinGap   time.Duration    // per-session write gap, default 1m
-	PGTracer         pgx.QueryTracer  // sees every Postgres query (tests)
+	Now              func() time.Time   // default time.Now
+	ActivityInterval time.Duration      // batch flush interval, default 5s
+	ActivityMinGap   time.Duration      // per-session write gap, default 1m
+	PGTracer         pgx.QueryTracer    // sees every Postgres query (tests)
 	BeforeFill       func(session.Hash) // pauses fills (tests)
 }
 
