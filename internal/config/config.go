@@ -34,6 +34,7 @@ type Config struct {
 	// window a replica trusts its caches after its last heard heartbeat.
 	InvalidationTimeout time.Duration
 	MaxDBLookups        int
+	ShutdownDrain       time.Duration
 	RateLimit           float64
 	LogLevel            string
 	LogFormat           string
@@ -123,6 +124,8 @@ var settings = []setting{
 			c.RateLimit = f
 			return nil
 		}},
+	{"SESSIONGW_SHUTDOWN_DRAIN", "shutdown-drain", "1s", "on SIGTERM, how long to keep serving with /readyz failing and Connection: close on every answer before stopping (0-1m)",
+		durationInto(func(c *Config) *time.Duration { return &c.ShutdownDrain })},
 	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
 		stringInto(func(c *Config) *string { return &c.LogLevel })},
 	{"SESSIONGW_LOG_FORMAT", "log-format", "json", "json or text",
@@ -225,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.InvalidationTimeout < 100*time.Millisecond || c.InvalidationTimeout > 10*time.Second {
 		bad("SESSIONGW_INVALIDATION_TIMEOUT", "must be between 100ms and 10s (got %s)", c.InvalidationTimeout)
+	}
+	if c.ShutdownDrain < 0 || c.ShutdownDrain > time.Minute {
+		bad("SESSIONGW_SHUTDOWN_DRAIN", "must be between 0 and 1m (got %s)", c.ShutdownDrain)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -478,3 +478,38 @@ func mustToken(t *testing.T, s string) session.Token {
 	}
 	return tok
 }
+
+// TestPropertyStoreLookupsAreCapped (property 6): however many distinct
+// uncached sessions are validated at once, at most SESSIONGW_DB_MAX_LOOKUPS
+// Postgres lookups run concurrently, and every one is still answered.
+func TestPropertyStoreLookupsAreCapped(t *testing.T) {
+	t.Parallel()
+	counter := &testenv.QueryCounter{Match: restoreSQL}
+	cfg := testenv.Config(t)
+	cfg.MaxDBLookups = 2
+	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour, PGTracer: counter})
+	user(t, rep.URL, 1, "alice")
+	var toks []session.Token
+	for range 60 {
+		tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+		toks = append(toks, mustToken(t, tok))
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, len(toks))
+	for i, tok := range toks {
+		wg.Go(func() { _, errs[i] = rep.Gateway.Service().Validate(ctx, tok, "") })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("validation %d: %v", i, err)
+		}
+	}
+	if n := counter.Count(); n != int64(len(toks)) {
+		t.Errorf("lookups = %d; want %d", n, len(toks))
+	}
+	if p := counter.Peak(); p > 2 {
+		t.Errorf("concurrent Postgres lookups peaked at %d; want at most 2", p)
+	}
+}

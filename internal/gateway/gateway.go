@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,7 @@ type Gateway struct {
 	handler  http.Handler
 	ready    chan struct{}
 	readyOne sync.Once
+	draining atomic.Bool
 }
 
 // New connects to Postgres and Redis, applies migrations when configured,
@@ -122,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			{Name: "redis", Ping: g.cache.Ping},
 		},
 		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log,
+		Draining: g.draining.Load,
 	})
 	return g, nil
 }
@@ -204,6 +207,15 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	var err error
 	select {
 	case <-ctx.Done():
+		// Drain: fail readiness and close every connection after its next
+		// answer, so load balancers and keep-alive clients leave before
+		// the listener and idle connections close.
+		g.draining.Store(true)
+		g.log.Info("draining before shutdown", "for", g.cfg.ShutdownDrain.String())
+		select {
+		case <-time.After(g.cfg.ShutdownDrain):
+		case err = <-serveErr:
+		}
 	case err = <-serveErr:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

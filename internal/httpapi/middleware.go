@@ -52,3 +52,17 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 		}
 	}
 }
+
+// closeWhenDraining asks clients to close their connection after this
+// answer once shutdown has begun, so no client sends a request on a
+// keep-alive connection the server is about to close.
+func closeWhenDraining(draining func() bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if draining() {
+				c.Response().Header().Set("Connection", "close")
+			}
+			return next(c)
+		}
+	}
+}

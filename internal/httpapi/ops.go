@@ -21,9 +21,14 @@ func handleHealthz(c echo.Context) error {
 }
 
 // handleReadyz answers 200 only when every dependency answers; the body says
-// which did not.
-func handleReadyz(checks []Check) echo.HandlerFunc {
+// which did not. While draining for shutdown it answers 503 "draining".
+func handleReadyz(checks []Check, draining func() bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if draining() {
+			noStore(c)
+			c.Response().Header().Set("Retry-After", retryAfterSeconds)
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]string{}})
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		results := make(map[string]string, len(checks))

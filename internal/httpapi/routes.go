@@ -25,6 +25,9 @@ type Config struct {
 	Metrics    http.Handler
 	Recorder   RequestRecorder
 	Logger     *slog.Logger
+	// Draining reports that the server is about to stop: /readyz fails and
+	// every answer carries Connection: close, so clients leave cleanly.
+	Draining func() bool
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -33,7 +36,11 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.Use(observe(cfg.Recorder, cfg.Logger), recoverPanics(cfg.Logger))
+	draining := cfg.Draining
+	if draining == nil {
+		draining = func() bool { return false }
+	}
+	e.Use(observe(cfg.Recorder, cfg.Logger), recoverPanics(cfg.Logger), closeWhenDraining(draining))
 	svc, cookie := cfg.Service, cfg.CookieName
 
 	e.Any("/v1/auth", handleAuth(svc, cookie, cfg.Logger))
@@ -55,7 +62,7 @@ func New(cfg Config) *echo.Echo {
 	admin.POST("/cleanup", handleCleanup(svc))
 
 	e.GET("/healthz", handleHealthz)
-	e.GET("/readyz", handleReadyz(cfg.Checks))
+	e.GET("/readyz", handleReadyz(cfg.Checks, draining))
 	if cfg.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(cfg.Metrics))
 	}

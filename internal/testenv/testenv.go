@@ -154,7 +154,7 @@ func Config(t testing.TB) config.Config {
 		AdminToken: AdminToken, CacheTTL: 5 * time.Minute, LocalCacheTTL: 5 * time.Second,
 		LocalCacheSize: 10000, SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour,
 		CookieName: "session_id", RedisPrefix: prefix, CleanupInterval: 0, AutoMigrate: true,
-		InvalidationTimeout: time.Second, MaxDBLookups: 32, RateLimit: 0,
+		InvalidationTimeout: time.Second, MaxDBLookups: 32, RateLimit: 0, ShutdownDrain: 200 * time.Millisecond,
 		LogLevel: "debug", LogFormat: "json",
 	}
 }
