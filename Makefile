@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export SESSIONGW_TEST_DATABASE_URL ?= postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable
 export SESSIONGW_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test test-short vet fmt services clean
+.PHONY: all build run test test-short chaos fuzz vet fmt services clean
 
 all: build
 
@@ -30,6 +30,18 @@ test: services vet
 ## test-short: the same tests without the race detector
 test-short: services
 	$(GO) test -count=1 ./...
+
+## chaos: the consistency properties with 10x the trials, and a summary table
+chaos: services
+	@scripts/chaos.sh
+
+## fuzz: run every fuzz target for FUZZTIME each (default 60s)
+FUZZTIME ?= 60s
+fuzz: services
+	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./internal/session/
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenFrom$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./internal/gateway/
 
 vet:
 	$(GO) vet ./...

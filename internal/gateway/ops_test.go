@@ -187,3 +187,33 @@ func mustHash(t *testing.T, tok string) session.Hash {
 	}
 	return p.Hash()
 }
+
+// TestPostgresCrashAndRestart: with its own Postgres crashed, a replica keeps
+// answering cached sessions, answers 503 (never 401) for others and deletes
+// nothing; after the restart everything validates again.
+func TestPostgresCrashAndRestart(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgresServer(t)
+	rep, _ := setup(t, func(c *config.Config) { c.DatabaseURL = pg.URL() })
+	user(t, rep.URL, 1, "alice")
+	cached, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	other, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	wantStatus(t, "warm", auth(t, rep.URL, cached), http.StatusOK)
+
+	pg.Stop()
+	wantStatus(t, "cached, Postgres crashed", auth(t, rep.URL, cached), http.StatusOK)
+	wantStatus(t, "uncached, Postgres crashed", auth(t, rep.URL, other), http.StatusServiceUnavailable)
+	r := testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil, testenv.Bearer(other)...)
+	wantStatus(t, "logout, Postgres crashed", r, http.StatusServiceUnavailable)
+	wantStatus(t, "readyz, Postgres crashed", testenv.Do(t, http.MethodGet, rep.URL+"/readyz", nil), http.StatusServiceUnavailable)
+
+	pg.Start()
+	deadline := time.Now().Add(15 * time.Second)
+	for auth(t, rep.URL, other).Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the uncached session never validated again after the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wantStatus(t, "readyz after restart", testenv.Do(t, http.MethodGet, rep.URL+"/readyz", nil), http.StatusOK)
+}
