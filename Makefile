@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export SESSIONGW_TEST_DATABASE_URL ?= postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable
 export SESSIONGW_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test test-short chaos fuzz vet fmt services clean
+.PHONY: all build run test test-short chaos fuzz bench vet fmt services clean
 
 all: build
 
@@ -25,11 +25,19 @@ run: services build
 
 ## test: vet, then every test (unit and integration) with the race detector
 test: services vet
+	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 ## test-short: the same tests without the race detector
 test-short: services
 	$(GO) test -count=1 ./...
+
+## bench: /v1/auth against same-run baselines; writes BENCHMARKS.md (BENCH_DURATION, default 10s each)
+bench: services
+	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
+	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ | tee -a BENCHMARKS.md.micro
+	@{ printf '\n## Micro-benchmarks (`go test -bench . -benchmem`)\n\n```\n'; cat BENCHMARKS.md.micro; printf '```\n'; } >> BENCHMARKS.md; rm -f BENCHMARKS.md.micro
 
 ## chaos: the consistency properties with 10x the trials, and a summary table
 chaos: services

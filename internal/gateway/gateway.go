@@ -36,6 +36,10 @@ type Options struct {
 	ActivityMinGap   time.Duration      // per-session write gap, default 1m
 	PGTracer         pgx.QueryTracer    // sees every Postgres query (tests)
 	BeforeFill       func(session.Hash) // pauses fills (tests)
+	RedisHook        goredis.Hook       // sees every Redis command (benchmarks)
+	// NoSharedCache answers every validation from Postgres (the benchmark
+	// baseline of what the service we replace did).
+	NoSharedCache bool
 }
 
 // Gateway is one running replica.
@@ -89,6 +93,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		pool.Close()
 		return nil, err
 	}
+	if o.RedisHook != nil {
+		rdb.AddHook(o.RedisHook)
+	}
 	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, ready: make(chan struct{})}
 	g.store = postgres.NewStore(pool)
 	g.metrics = metrics.New()
@@ -109,8 +116,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if cfg.RateLimit > 0 {
 		limiter = ratelimit.New(cfg.RateLimit, max(1, int(2*cfg.RateLimit)))
 	}
+	var shared session.SharedCache = g.cache
+	if o.NoSharedCache {
+		shared = noSharedCache{}
+	}
 	g.svc = session.NewService(session.Options{
-		Store: g.store, Shared: g.cache, Local: local, Bus: g.bus, Outbox: g.store, Trust: g.bus,
+		Store: g.store, Shared: shared, Local: local, Bus: g.bus, Outbox: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
@@ -269,3 +280,15 @@ func (g *Gateway) Cleanup(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// noSharedCache always misses and never fills (Options.NoSharedCache).
+type noSharedCache struct{}
+
+func (noSharedCache) Get(context.Context, session.Hash) (session.Restored, bool, session.Lease, error) {
+	return session.Restored{}, false, "", nil
+}
+func (noSharedCache) Fill(context.Context, session.Hash, session.Lease, session.Restored, time.Duration) (bool, error) {
+	return false, nil
+}
+func (noSharedCache) Delete(context.Context, []session.Hash) error { return nil }
+func (noSharedCache) DeleteAll(context.Context) error              { return nil }

@@ -138,3 +138,14 @@ func TestInputValidation(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParseAndHash(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := session.ParseToken("3F1C2A9E-5B7D-4C1E-9A2B-8D7E6F5A4B3C")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = t.Hash()
+	}
+}

@@ -192,7 +192,11 @@ func (r *Replica) Stop(t testing.TB) {
 func Start(t testing.TB, cfg config.Config, o gateway.Options) *Replica {
 	t.Helper()
 	logs := &SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := gateway.New(ctx, cfg, log, o)
 	if err != nil {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// wrkScript sends GET /v1/auth with a bearer token drawn at random from the
+// file in $TOKENS (or none), and prints one BENCH line with the results.
+const wrkScript = `
+local tokens = {}
+local f = os.getenv("TOKENS")
+if f ~= nil and f ~= "" then
+  for line in io.lines(f) do tokens[#tokens + 1] = line end
+end
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+request = function()
+  if #tokens == 0 then return wrk.format("GET", "/v1/auth") end
+  local t = tokens[math.random(#tokens)]
+  return wrk.format("GET", "/v1/auth", {["Authorization"] = "Bearer " .. t})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+`
+
+// result is one measurement.
+type result struct {
+	requests              int64
+	duration              time.Duration
+	p50, p99, p999        time.Duration
+	non2xx, socketErrors  int64
+	cpu                   time.Duration // this process's CPU time during the run
+	pgQueries, redisCalls int64
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }
+
+// load runs wrk against url with the given token file ("" for none).
+func (b *bench) load(ctx context.Context, url, tokens string, connections int, d time.Duration) (result, error) {
+	script, err := os.CreateTemp(b.tokenDir, "script-*.lua")
+	if err != nil {
+		return result{}, err
+	}
+	script.WriteString(wrkScript)
+	script.Close()
+	threads := "2"
+	cmd := exec.CommandContext(ctx, "wrk", "-t", threads, "-c", strconv.Itoa(connections),
+		"-d", fmt.Sprintf("%ds", max(1, int(d.Seconds()))), "-s", script.Name(), url+"/v1/auth")
+	cmd.Env = append(os.Environ(), "TOKENS="+tokens)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	before := cpuTime()
+	err = cmd.Run()
+	cpu := cpuTime() - before
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %w\n%s", err, out.String())
+	}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 8 || f[0] != "BENCH" {
+			continue
+		}
+		n := make([]int64, 7)
+		for i := range n {
+			n[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+		}
+		return result{requests: n[0], duration: time.Duration(n[1]) * time.Microsecond,
+			p50: time.Duration(n[2]) * time.Microsecond, p99: time.Duration(n[3]) * time.Microsecond,
+			p999: time.Duration(n[4]) * time.Microsecond, non2xx: n[5], socketErrors: n[6], cpu: cpu}, nil
+	}
+	return result{}, fmt.Errorf("wrk printed no result:\n%s", out.String())
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

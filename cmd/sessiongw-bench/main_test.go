@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/testenv"
+)
+
+// TestHarnessRunsAndCounts checks that the benchmark harness runs every
+// scenario and attributes Postgres and Redis calls correctly. It asserts
+// counts, never speed.
+func TestHarnessRunsAndCounts(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Fatalf("wrk is not installed (apt-get install wrk; .ci/run does): %v", err)
+	}
+	redisURL, _ := testenv.Redis(t)
+	o := options{databaseURL: testenv.Postgres(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000}
+	ctx := context.Background()
+	b, err := newBench(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	rows, err := b.runAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 7 {
+		t.Fatalf("rows = %d; want 7", len(rows))
+	}
+	perReq := func(i int) (pg, rd float64) {
+		r := rows[i].res
+		if r.requests == 0 {
+			t.Fatalf("%s: no requests", rows[i].name)
+		}
+		return float64(r.pgQueries) / float64(r.requests), float64(r.redisCalls) / float64(r.requests)
+	}
+	if pg, rd := perReq(1); pg != 0 || rd > 0.001 {
+		t.Errorf("warm in-process cache: %.4f Postgres queries and %.4f Redis commands per request; want none", pg, rd)
+	}
+	if pg, rd := perReq(3); pg != 0 || rd < 0.99 || rd > 1.01 {
+		t.Errorf("Redis hit: %.4f Postgres queries and %.4f Redis commands per request; want 0 and 1", pg, rd)
+	}
+	if pg, _ := perReq(5); pg < 0.99 || pg > 1.01 {
+		t.Errorf("caches off: %.4f Postgres queries per request; want 1", pg)
+	}
+	if q := rows[6].res.pgQueries; q < 1000 || q > 1050 {
+		t.Errorf("cold start: %d Postgres queries for 1,000 sessions; want 1,000 to 1,050", q)
+	}
+	var out bytes.Buffer
+	out.WriteString(b.report(rows, nil))
+	for _, want := range []string{"| scenario |", "baseline", "cold start", "Machine:", "MEMORY USAGE"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

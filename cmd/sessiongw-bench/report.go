@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
+
+func (b *bench) report(rows []row, args []string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "# sessiongw benchmarks\n\n")
+	fmt.Fprintf(&sb, "Machine: %s. Load: wrk, %d connections, %s per measurement, over loopback; "+
+		"wrk and the servers share the machine (nothing pinned), so read the ratios, which compare runs made "+
+		"one after the other in the same process, not the absolute numbers.\n\n", machine(), b.o.connections, b.o.duration)
+	fmt.Fprintf(&sb, "Command: `make bench` (`go run ./cmd/sessiongw-bench %s`), %s.\n\n", strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	sb.WriteString("| scenario | requests/s | p50 | p99 | p99.9 | ratio to baseline (req/s; p99) | Postgres queries/req | Redis commands/req | gateway CPU s / 10k req |\n")
+	sb.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var base *result
+	for i := range rows {
+		r := rows[i]
+		ratio, perReq, cpu := "baseline", "–", "–"
+		if !r.isBaseline {
+			ratio = "–"
+			if base != nil {
+				ratio = fmt.Sprintf("%.2f; %.2f", r.res.rps()/base.rps(), float64(r.res.p99)/float64(max(base.p99, time.Microsecond)))
+			}
+			perReq = ""
+			cpu = fmt.Sprintf("%.3f", r.res.cpu.Seconds()/float64(r.res.requests)*10000)
+		}
+		pg, rd := "–", "–"
+		if !r.isBaseline {
+			pg = fmt.Sprintf("%.4f", float64(r.res.pgQueries)/float64(r.res.requests))
+			rd = fmt.Sprintf("%.4f", float64(r.res.redisCalls)/float64(r.res.requests))
+		}
+		_ = perReq
+		name := r.name
+		if r.isBaseline {
+			name = "↳ baseline: " + name
+		}
+		fmt.Fprintf(&sb, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", name, r.res.rps(), ms(r.res.p50), ms(r.res.p99), ms(r.res.p999), ratio, pg, rd, cpu)
+		if r.isBaseline {
+			base = &rows[i].res
+		} else {
+			base = nil
+		}
+	}
+	sb.WriteString("\n")
+	for _, r := range rows {
+		if r.note != "" {
+			fmt.Fprintf(&sb, "* %s: %s.\n", r.name, r.note)
+		}
+	}
+	for _, e := range b.extra {
+		fmt.Fprintf(&sb, "* %s\n", e)
+	}
+	return sb.String()
+}

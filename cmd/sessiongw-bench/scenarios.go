@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/redis"
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// row is one line of the report; a baseline row has isBaseline set and the
+// scenario row after it is compared with it.
+type row struct {
+	name       string
+	isBaseline bool
+	res        result
+	note       string
+}
+
+func (b *bench) runAll(ctx context.Context) ([]row, error) {
+	var rows []row
+	d, c := b.o.duration, b.o.connections
+	all, err := b.tokenFile(len(b.tokens))
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. Warm in-process cache holding every session.
+	fmt.Fprintf(os.Stderr, "warm in-process cache: filling %d sessions\n", len(b.tokens))
+	gw, err := b.startGateway(ctx, time.Minute, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.warm(ctx, gw, b.tokens); err != nil {
+		gw.stop()
+		return nil, err
+	}
+	b.extra = append(b.extra, fmt.Sprintf("Gateway process RSS with %d sessions in the in-process cache: %s.", len(b.tokens), rss()))
+	ceilURL, stopCeil, err := serve(ceilingHandler())
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	base, err := b.load(ctx, ceilURL, all, c, d)
+	stopCeil()
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	rows = append(rows, row{name: "bare Echo, same five headers (HTTP ceiling)", isBaseline: true, res: base})
+	res, err := b.measure(ctx, gw, all, c, d)
+	gw.stop()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: fmt.Sprintf("/v1/auth, warm in-process cache (%dk sessions cached)", len(b.tokens)/1000), res: res})
+
+	// 2. Redis hit, in-process cache off (Redis was filled above).
+	fmt.Fprintln(os.Stderr, "redis hit")
+	gw, err = b.startGateway(ctx, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	sample, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[0]), "")
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	key := redis.Key(b.prefix, session.Token(b.tokens[0]).Hash())
+	if n, err := b.rdb.MemoryUsage(ctx, key).Result(); err == nil {
+		b.extra = append(b.extra, fmt.Sprintf("Redis MEMORY USAGE of a typical cached session + user: %d bytes.", n))
+	}
+	h, err := redisGetHandler(ctx, b.rdb, b.prefix+":baseline", sample)
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	rURL, stopR, err := serve(h)
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	base, err = b.load(ctx, rURL, all, c, d)
+	stopR()
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	rows = append(rows, row{name: "bare Echo + one go-redis GET of a same-size value", isBaseline: true, res: base})
+	res, err = b.measure(ctx, gw, all, c, d)
+	gw.stop()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: "/v1/auth, in-process cache off, Redis hit", res: res})
+
+	// 3. Caches off: Postgres on every request.
+	fmt.Fprintln(os.Stderr, "postgres every request")
+	gw, err = b.startGateway(ctx, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := postgres.Connect(ctx, b.dsn)
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	hash := session.Token(b.tokens[0]).Hash()
+	pURL, stopP, err := serve(pgQueryHandler(pool, hash[:]))
+	if err != nil {
+		pool.Close()
+		gw.stop()
+		return nil, err
+	}
+	base, err = b.load(ctx, pURL, all, c, d)
+	stopP()
+	pool.Close()
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	rows = append(rows, row{name: "bare Echo + one pgx primary-key query joining users", isBaseline: true, res: base})
+	res, err = b.measure(ctx, gw, all, c, d)
+	gw.stop()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: "/v1/auth, caches off, Postgres every request", res: res})
+
+	// 4. Cold start: every cache empty, 200 connections on 1,000 sessions.
+	fmt.Fprintln(os.Stderr, "cold start")
+	if err := b.clearRedis(ctx); err != nil {
+		return nil, err
+	}
+	gw, err = b.startGateway(ctx, 5*time.Second, false)
+	if err != nil {
+		return nil, err
+	}
+	cold, err := b.tokenFile(1000)
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	res, err = b.measure(ctx, gw, cold, 200, min(d, 5*time.Second))
+	gw.stop()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: "cold start: empty caches, 200 connections, 1,000 sessions", res: res,
+		note: fmt.Sprintf("%d Postgres queries for 1,000 distinct sessions (%.3f x)", res.pgQueries, float64(res.pgQueries)/1000)})
+	return rows, nil
+}
+
+// measure loads the gateway and attributes its Postgres and Redis calls.
+func (b *bench) measure(ctx context.Context, gw *gatewayUnderTest, tokens string, c int, d time.Duration) (result, error) {
+	pg0, rd0 := gw.counters.pgQueries.Load(), gw.counters.redisCommands.Load()
+	res, err := b.load(ctx, gw.url, tokens, c, d)
+	if err != nil {
+		return res, err
+	}
+	res.pgQueries = gw.counters.pgQueries.Load() - pg0
+	res.redisCalls = gw.counters.redisCommands.Load() - rd0
+	if res.non2xx > 0 || res.socketErrors > 0 {
+		return res, fmt.Errorf("%d non-2xx answers and %d socket errors: the measurement is not valid", res.non2xx, res.socketErrors)
+	}
+	return res, nil
+}
+
+// warm validates every token once through the service (fills both caches).
+func (b *bench) warm(ctx context.Context, gw *gatewayUnderTest, tokens []string) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < len(tokens); i += 16 {
+				if _, err := gw.g.Service().Validate(ctx, session.Token(tokens[i]), ""); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (b *bench) clearRedis(ctx context.Context) error {
+	iter := b.rdb.Scan(ctx, 0, b.prefix+":sess:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := b.rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			return err
+		}
+	}
+	return iter.Err()
+}
+
+func rss() string {
+	bs, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(bs), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if bs, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(bs), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.Version())
+}
