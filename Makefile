@@ -36,8 +36,7 @@ test-short: services
 bench: services
 	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
 	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ | tee -a BENCHMARKS.md.micro
-	@{ printf '\n## Micro-benchmarks (`go test -bench . -benchmem`)\n\n```\n'; cat BENCHMARKS.md.micro; printf '```\n'; } >> BENCHMARKS.md; rm -f BENCHMARKS.md.micro
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/
 
 ## chaos: the consistency properties with 10x the trials, and a summary table
 chaos: services

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -58,5 +59,24 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+func TestWriteReportKeepsTheHandWrittenPart(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/BENCHMARKS.md"
+	if err := writeReport(path, "table v1\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, append(b, []byte("\n## Log\nkept\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(path, "table v2\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if !strings.Contains(string(got), "table v2") || strings.Contains(string(got), "table v1") || !strings.Contains(string(got), "## Log\nkept") {
+		t.Errorf("BENCHMARKS.md after a rerun:\n%s", got)
 	}
 }

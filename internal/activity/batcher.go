@@ -28,6 +28,9 @@ type Batcher struct {
 	mu      sync.Mutex
 	pending map[string]time.Time
 	written map[string]time.Time // last write per session, pruned after minGap
+	// recent mirrors written for a lock-free check on the request path:
+	// most requests come from a session written less than minGap ago.
+	recent sync.Map // string → time.Time
 }
 
 var _ session.ActivitySink = (*Batcher)(nil)
@@ -42,6 +45,9 @@ func New(w Writer, interval, minGap time.Duration, log *slog.Logger, onFlush fun
 
 // Touch implements session.ActivitySink.
 func (b *Batcher) Touch(id string, at time.Time) {
+	if last, ok := b.recent.Load(id); ok && at.Sub(last.(time.Time)) < b.minGap {
+		return
+	}
 	b.mu.Lock()
 	if last, ok := b.written[id]; !ok || at.Sub(last) >= b.minGap {
 		if prev, ok := b.pending[id]; !ok || at.After(prev) {
@@ -106,6 +112,7 @@ func (b *Batcher) Flush(ctx context.Context) {
 	var newest time.Time
 	for _, t := range batch {
 		b.written[t.SessionID] = t.At
+		b.recent.Store(t.SessionID, t.At)
 		if t.At.After(newest) {
 			newest = t.At
 		}
@@ -113,6 +120,7 @@ func (b *Batcher) Flush(ctx context.Context) {
 	for id, at := range b.written {
 		if newest.Sub(at) >= b.minGap {
 			delete(b.written, id)
+			b.recent.Delete(id)
 		}
 	}
 }

@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,8 @@ type Metrics struct {
 	outbox        prometheus.Counter
 	acks          *prometheus.CounterVec
 	breaker       *prometheus.GaugeVec
+	observers     sync.Map // requestKey → *requestObservers
+	cacheHits     [2][2]prometheus.Counter
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -75,6 +78,11 @@ func New() *Metrics {
 			Name: "sessiongw_redis_breaker_state", Help: "1 for the Redis circuit breaker's current state.",
 		}, []string{"state"}),
 	}
+	for l, layer := range []string{session.LayerLocal, session.LayerShared} {
+		for r, result := range []string{"miss", "hit"} {
+			m.cacheHits[l][r] = m.cache.WithLabelValues(layer, result)
+		}
+	}
 	m.BreakerState("closed")
 	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker)
 	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
@@ -88,19 +96,42 @@ func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 // Registry returns the registry, for tests and extra collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// ObserveRequest records one HTTP request.
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestObservers struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// ObserveRequest records one HTTP request. The label lookups are resolved
+// once per (route, method, status) and kept, off the per-request path.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	k := requestKey{route, method, status}
+	o, ok := m.observers.Load(k)
+	if !ok {
+		o, _ = m.observers.LoadOrStore(k, &requestObservers{
+			count:   m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(route),
+		})
+	}
+	ro := o.(*requestObservers)
+	ro.count.Inc()
+	ro.latency.Observe(d.Seconds())
 }
 
 // CacheLookup implements session.Observer.
 func (m *Metrics) CacheLookup(layer string, hit bool) {
-	result := "miss"
-	if hit {
-		result = "hit"
+	l, r := 0, 0
+	if layer == session.LayerShared {
+		l = 1
 	}
-	m.cache.WithLabelValues(layer, result).Inc()
+	if hit {
+		r = 1
+	}
+	m.cacheHits[l][r].Inc()
 }
 
 // StoreLookup implements session.Observer.

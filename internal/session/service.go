@@ -114,18 +114,22 @@ func NewService(o Options) *Service {
 // ErrUnauthenticated, ErrUserInactive, ErrUnavailable or ErrRateLimited, and
 // records the activity (batched) on success.
 func (s *Service) Validate(ctx context.Context, t Token, client string) (Restored, error) {
-	r, err := s.restore(ctx, t.Hash(), client)
+	now := s.now()
+	r, err := s.restoreAt(ctx, t.Hash(), client, now)
 	if err != nil {
 		return Restored{}, err
 	}
-	s.activity.Touch(r.Session.ID, s.now())
+	s.activity.Touch(r.Session.ID, now)
 	return r, nil
 }
 
 func (s *Service) trusted() bool { return s.trust == nil || s.trust.Trusted() }
 
 func (s *Service) restore(ctx context.Context, h Hash, client string) (Restored, error) {
-	now := s.now()
+	return s.restoreAt(ctx, h, client, s.now())
+}
+
+func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time.Time) (Restored, error) {
 	trusted := s.trusted()
 	if s.local != nil && trusted {
 		if r, ok := s.local.Get(h); ok {
