@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -25,7 +26,6 @@ type row struct {
 
 func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	var rows []row
-	d, c := b.o.duration, b.o.connections
 	all, err := b.tokenFile(len(b.tokens))
 	if err != nil {
 		return nil, err
@@ -42,29 +42,16 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	b.extra = append(b.extra, fmt.Sprintf("Gateway process RSS with %d sessions in the in-process cache: %s.", len(b.tokens), rss()))
-	ceilURL, stopCeil, err := serve(ceilingHandler())
-	if err != nil {
-		gw.stop()
-		return nil, err
-	}
-	base, err := b.load(ctx, ceilURL, all, c, d)
-	stopCeil()
-	if err != nil {
-		gw.stop()
-		return nil, err
-	}
-	rows = append(rows, row{name: "bare Echo, same five headers (HTTP ceiling)", isBaseline: true, res: base})
-	res, err := b.measure(ctx, gw, all, c, d)
-	gw.stop()
+	pair, err := b.compare(ctx, "bare Echo, same five headers (HTTP ceiling)", ceilingHandler(),
+		fmt.Sprintf("/v1/auth, warm in-process cache (%dk sessions cached)", len(b.tokens)/1000), gw, all)
 	if err != nil {
 		return nil, err
 	}
-	rows = append(rows, row{name: fmt.Sprintf("/v1/auth, warm in-process cache (%dk sessions cached)", len(b.tokens)/1000), res: res})
+	rows = append(rows, pair...)
 
 	// 2. Redis hit, in-process cache off (Redis was filled above).
 	fmt.Fprintln(os.Stderr, "redis hit")
-	gw, err = b.startGateway(ctx, 0, false)
-	if err != nil {
+	if gw, err = b.startGateway(ctx, 0, false); err != nil {
 		return nil, err
 	}
 	sample, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[0]), "")
@@ -81,29 +68,15 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 		gw.stop()
 		return nil, err
 	}
-	rURL, stopR, err := serve(h)
-	if err != nil {
-		gw.stop()
+	if pair, err = b.compare(ctx, "bare Echo + one go-redis GET of a same-size value", h,
+		"/v1/auth, in-process cache off, Redis hit", gw, all); err != nil {
 		return nil, err
 	}
-	base, err = b.load(ctx, rURL, all, c, d)
-	stopR()
-	if err != nil {
-		gw.stop()
-		return nil, err
-	}
-	rows = append(rows, row{name: "bare Echo + one go-redis GET of a same-size value", isBaseline: true, res: base})
-	res, err = b.measure(ctx, gw, all, c, d)
-	gw.stop()
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, row{name: "/v1/auth, in-process cache off, Redis hit", res: res})
+	rows = append(rows, pair...)
 
 	// 3. Caches off: Postgres on every request.
 	fmt.Fprintln(os.Stderr, "postgres every request")
-	gw, err = b.startGateway(ctx, 0, true)
-	if err != nil {
+	if gw, err = b.startGateway(ctx, 0, true); err != nil {
 		return nil, err
 	}
 	pool, err := postgres.Connect(ctx, b.dsn)
@@ -112,49 +85,54 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	hash := session.Token(b.tokens[0]).Hash()
-	pURL, stopP, err := serve(pgQueryHandler(pool, hash[:]))
-	if err != nil {
-		pool.Close()
-		gw.stop()
-		return nil, err
-	}
-	base, err = b.load(ctx, pURL, all, c, d)
-	stopP()
+	pair, err = b.compare(ctx, "bare Echo + one pgx primary-key query joining users", pgQueryHandler(pool, hash[:]),
+		"/v1/auth, caches off, Postgres every request", gw, all)
 	pool.Close()
 	if err != nil {
-		gw.stop()
 		return nil, err
 	}
-	rows = append(rows, row{name: "bare Echo + one pgx primary-key query joining users", isBaseline: true, res: base})
-	res, err = b.measure(ctx, gw, all, c, d)
-	gw.stop()
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, row{name: "/v1/auth, caches off, Postgres every request", res: res})
+	rows = append(rows, pair...)
 
 	// 4. Cold start: every cache empty, 200 connections on 1,000 sessions.
 	fmt.Fprintln(os.Stderr, "cold start")
 	if err := b.clearRedis(ctx); err != nil {
 		return nil, err
 	}
-	gw, err = b.startGateway(ctx, 5*time.Second, false)
-	if err != nil {
+	if gw, err = b.startGateway(ctx, 5*time.Second, false); err != nil {
 		return nil, err
 	}
+	defer gw.stop()
 	cold, err := b.tokenFile(1000)
 	if err != nil {
-		gw.stop()
 		return nil, err
 	}
-	res, err = b.measure(ctx, gw, cold, 200, min(d, 5*time.Second))
-	gw.stop()
+	res, err := b.measure(ctx, gw, cold, 200, min(b.o.duration, 5*time.Second))
 	if err != nil {
 		return nil, err
 	}
 	rows = append(rows, row{name: "cold start: empty caches, 200 connections, 1,000 sessions", res: res,
 		note: fmt.Sprintf("%d Postgres queries for 1,000 distinct sessions (%.3f x)", res.pgQueries, float64(res.pgQueries)/1000)})
 	return rows, nil
+}
+
+// compare measures the baseline handler, then the gateway (which it stops),
+// one after the other with the same tokens and load.
+func (b *bench) compare(ctx context.Context, baseName string, baseline http.Handler, name string, gw *gatewayUnderTest, tokens string) ([]row, error) {
+	defer gw.stop()
+	url, stop, err := serve(baseline)
+	if err != nil {
+		return nil, err
+	}
+	base, err := b.load(ctx, url, tokens, b.o.connections, b.o.duration)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.measure(ctx, gw, tokens, b.o.connections, b.o.duration)
+	if err != nil {
+		return nil, err
+	}
+	return []row{{name: baseName, isBaseline: true, res: base}, {name: name, res: res}}, nil
 }
 
 // measure loads the gateway and attributes its Postgres and Redis calls.

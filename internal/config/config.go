@@ -59,6 +59,17 @@ func durationInto(dst func(*Config) *time.Duration) func(*Config, string) error 
 	}
 }
 
+func positiveIntInto(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("must be a positive integer")
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
 func stringInto(dst func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *dst(c) = v; return nil }
 }
@@ -77,14 +88,7 @@ var settings = []setting{
 	{"SESSIONGW_LOCAL_CACHE_TTL", "local-cache-ttl", "5s", "in-process cache TTL (0 disables; at most 1m)",
 		durationInto(func(c *Config) *time.Duration { return &c.LocalCacheTTL })},
 	{"SESSIONGW_LOCAL_CACHE_SIZE", "local-cache-size", "100000", "in-process cache capacity in sessions",
-		func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return errors.New("must be a positive integer")
-			}
-			c.LocalCacheSize = n
-			return nil
-		}},
+		positiveIntInto(func(c *Config) *int { return &c.LocalCacheSize })},
 	{"SESSIONGW_SESSION_TTL", "session-ttl", "24h", "lifetime of a new session",
 		durationInto(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{"SESSIONGW_REMEMBER_ME_TTL", "remember-me-ttl", "720h", "lifetime of a new remember-me session",
@@ -107,14 +111,7 @@ var settings = []setting{
 	{"SESSIONGW_INVALIDATION_TIMEOUT", "invalidation-timeout", "1s", "how long a revoke waits for every replica's ack, and how long a replica trusts its caches without hearing the invalidation channel (100ms-10s)",
 		durationInto(func(c *Config) *time.Duration { return &c.InvalidationTimeout })},
 	{"SESSIONGW_DB_MAX_LOOKUPS", "db-max-lookups", "32", "concurrent Postgres lookups of the validation path; more wait, then get 503",
-		func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return errors.New("must be a positive integer")
-			}
-			c.MaxDBLookups = n
-			return nil
-		}},
+		positiveIntInto(func(c *Config) *int { return &c.MaxDBLookups })},
 	{"SESSIONGW_RATE_LIMIT", "rate-limit", "50", "validations per second per client address that may reach Postgres (cache misses), bursts of twice that; 0 disables",
 		func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)

@@ -12,10 +12,16 @@ import (
 // an error.
 func (s *Service) Logout(ctx context.Context, t Token) error {
 	h := t.Hash()
-	if _, err := s.store.DeleteSession(ctx, h); err != nil {
+	deleted, err := s.store.DeleteSession(ctx, h)
+	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	s.invalidate(ctx, []Hash{h})
+	// Nothing deleted, nothing cached: a session removed any other way was
+	// invalidated by that change (or its outbox entry). Skipping keeps a
+	// flood of unknown tokens from costing every replica a publish.
+	if deleted {
+		s.invalidate(ctx, []Hash{h})
+	}
 	return nil
 }
 
