@@ -51,8 +51,9 @@ type Bus struct {
 	onAck    func(timedOut bool)
 
 	start      time.Time
-	trustUntil atomic.Int64 // nanoseconds since start
-	clean      atomic.Bool  // no interruption since the last recovery check
+	trustUntil atomic.Int64  // nanoseconds since start
+	clean      atomic.Bool   // no interruption since the last recovery check
+	resets     atomic.Uint64 // subscription resets so far
 	recovering atomic.Bool
 	hbSeq      atomic.Uint64
 	msgSeq     atomic.Uint64
@@ -243,7 +244,10 @@ func (b *Bus) Run(ctx context.Context, h Handler) error {
 			switch m := m.(type) {
 			case *goredis.Subscription:
 				if m.Kind == "subscribe" && m.Channel == b.channel {
+					b.mu.Lock()
+					b.resets.Add(1)
 					b.clean.Store(false)
+					b.mu.Unlock()
 					b.trustUntil.Store(0)
 					h.HandleSubscriptionReset()
 				}
@@ -340,9 +344,11 @@ func (b *Bus) handle(ctx context.Context, payload string, h Handler) {
 }
 
 // recoverTrust runs the recovery check; the next heard heartbeat then
-// restores trust.
+// restores trust. A reset during the check voids it: messages may have been
+// lost after it began.
 func (b *Bus) recoverTrust(ctx context.Context) {
 	defer b.recovering.Store(false)
+	gen := b.resets.Load()
 	if b.recover != nil {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -351,7 +357,11 @@ func (b *Bus) recoverTrust(ctx context.Context) {
 			return
 		}
 	}
-	b.clean.Store(true)
+	b.mu.Lock() // orders the check of gen with a concurrent reset's handling
+	if b.resets.Load() == gen {
+		b.clean.Store(true)
+	}
+	b.mu.Unlock()
 }
 
 func (b *Bus) handleAck(payload string) {
