@@ -74,6 +74,7 @@ func (s *Service) HandleFlush() {
 // while the subscription was down are lost, since pub/sub does not replay.
 func (s *Service) HandleSubscriptionReset() {
 	s.obs.SubscriptionReset()
+	s.HandleFlush()
 }
 
 // HandleNotify handles a Postgres NOTIFY for outbox entry id: the second,
