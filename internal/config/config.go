@@ -35,6 +35,7 @@ type Config struct {
 	InvalidationTimeout time.Duration
 	MaxDBLookups        int
 	ShutdownDrain       time.Duration
+	DBOutageGrace       time.Duration
 	RateLimit           float64
 	LogLevel            string
 	LogFormat           string
@@ -121,6 +122,8 @@ var settings = []setting{
 			c.RateLimit = f
 			return nil
 		}},
+	{"SESSIONGW_DB_OUTAGE_GRACE", "db-outage-grace", "0", "while Postgres is unreachable, accept a session this replica confirmed from Postgres within this long (never past its expiry, dropped by any invalidation); 0 = off (0-1h)",
+		durationInto(func(c *Config) *time.Duration { return &c.DBOutageGrace })},
 	{"SESSIONGW_SHUTDOWN_DRAIN", "shutdown-drain", "1s", "on SIGTERM, how long to keep serving with /readyz failing and Connection: close on every answer before stopping (0-1m)",
 		durationInto(func(c *Config) *time.Duration { return &c.ShutdownDrain })},
 	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
@@ -225,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.InvalidationTimeout < 100*time.Millisecond || c.InvalidationTimeout > 10*time.Second {
 		bad("SESSIONGW_INVALIDATION_TIMEOUT", "must be between 100ms and 10s (got %s)", c.InvalidationTimeout)
+	}
+	if c.DBOutageGrace < 0 || c.DBOutageGrace > time.Hour {
+		bad("SESSIONGW_DB_OUTAGE_GRACE", "must be between 0 (off) and 1h (got %s)", c.DBOutageGrace)
 	}
 	if c.ShutdownDrain < 0 || c.ShutdownDrain > time.Minute {
 		bad("SESSIONGW_SHUTDOWN_DRAIN", "must be between 0 and 1m (got %s)", c.ShutdownDrain)

@@ -513,3 +513,40 @@ func TestPropertyStoreLookupsAreCapped(t *testing.T) {
 		t.Errorf("concurrent Postgres lookups peaked at %d; want at most 2", p)
 	}
 }
+
+// TestPropertyPostgresOutageGrace (property 5): with SESSIONGW_DB_OUTAGE_GRACE
+// set, a session this replica confirmed from Postgres shortly before is still
+// accepted while Postgres and Redis are both unreachable; one never confirmed
+// gets 503; one revoked before the outage is not brought back by its copy.
+func TestPropertyPostgresOutageGrace(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedisServer(t)
+	redisProxy := testenv.Proxy(t, srv.Addr())
+	cfg := testenv.Config(t)
+	pgURL, pgProxy := testenv.ProxyURL(t, cfg.DatabaseURL)
+	cfg.DatabaseURL, cfg.RedisURL = pgURL, "redis://"+redisProxy.Addr()+"/0"
+	cfg.DBOutageGrace = time.Minute
+	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+	user(t, rep.URL, 1, "alice")
+	confirmed, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	never, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	revoked, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	wantStatus(t, "confirm", auth(t, rep.URL, confirmed), http.StatusOK)
+	wantStatus(t, "confirm the one to revoke", auth(t, rep.URL, revoked), http.StatusOK)
+	wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil, testenv.Bearer(revoked)...), http.StatusNoContent)
+
+	pgProxy.SetMode(faultproxyCut)
+	redisProxy.SetMode(faultproxyCut)
+	deadline := time.Now().Add(10 * time.Second)
+	for rep.Gateway.Trusted() {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica kept trusting its caches with Redis cut")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantStatus(t, "confirmed within the grace", auth(t, rep.URL, confirmed), http.StatusOK)
+	wantStatus(t, "never confirmed", auth(t, rep.URL, never), http.StatusServiceUnavailable)
+	if s := auth(t, rep.URL, revoked).Status; s == http.StatusOK {
+		t.Errorf("a session revoked before the outage was accepted from its grace copy")
+	}
+}

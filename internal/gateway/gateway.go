@@ -52,6 +52,7 @@ type Gateway struct {
 	cache    *redis.Cache
 	bus      *redis.Bus
 	local    *localcache.Cache
+	grace    *localcache.Cache
 	batcher  *activity.Batcher
 	svc      *session.Service
 	metrics  *metrics.Metrics
@@ -116,12 +117,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if cfg.RateLimit > 0 {
 		limiter = ratelimit.New(cfg.RateLimit, max(1, int(2*cfg.RateLimit)))
 	}
+	var grace session.LocalCache
+	if cfg.DBOutageGrace > 0 {
+		g.grace = localcache.New(cfg.LocalCacheSize)
+		grace = g.grace
+	}
 	var shared session.SharedCache = g.cache
 	if o.NoSharedCache {
 		shared = noSharedCache{}
 	}
 	g.svc = session.NewService(session.Options{
-		Store: g.store, Shared: shared, Local: local, Bus: g.bus, Outbox: g.store, Trust: g.bus,
+		Store: g.store, Shared: shared, Local: local, Grace: grace, OutageGrace: cfg.DBOutageGrace,
+		Bus: g.bus, Outbox: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
@@ -267,6 +274,9 @@ func (g *Gateway) runCleanup(ctx context.Context) {
 func (g *Gateway) Close() {
 	if g.local != nil {
 		g.local.Close()
+	}
+	if g.grace != nil {
+		g.grace.Close()
 	}
 	_ = g.rdb.Close()
 	g.pool.Close()

@@ -31,7 +31,7 @@ type Metrics struct {
 	acks          *prometheus.CounterVec
 	breaker       *prometheus.GaugeVec
 	observers     sync.Map // requestKey → *requestObservers
-	cacheHits     [2][2]prometheus.Counter
+	cacheHits     [3][2]prometheus.Counter
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -48,7 +48,7 @@ func New() *Metrics {
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"route"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sessiongw_cache_lookups_total", Help: "Cache lookups by layer (local, redis) and result (hit, miss).",
+			Name: "sessiongw_cache_lookups_total", Help: "Cache lookups by layer (local, redis; grace: a confirmed copy used while Postgres is down) and result (hit, miss).",
 		}, []string{"layer", "result"}),
 		storeLookups: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessiongw_postgres_fallbacks_total", Help: "Validations answered from Postgres (both caches missed).",
@@ -78,7 +78,7 @@ func New() *Metrics {
 			Name: "sessiongw_redis_breaker_state", Help: "1 for the Redis circuit breaker's current state.",
 		}, []string{"state"}),
 	}
-	for l, layer := range []string{session.LayerLocal, session.LayerShared} {
+	for l, layer := range []string{session.LayerLocal, session.LayerShared, session.LayerGrace} {
 		for r, result := range []string{"miss", "hit"} {
 			m.cacheHits[l][r] = m.cache.WithLabelValues(layer, result)
 		}
@@ -125,8 +125,11 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 // CacheLookup implements session.Observer.
 func (m *Metrics) CacheLookup(layer string, hit bool) {
 	l, r := 0, 0
-	if layer == session.LayerShared {
+	switch layer {
+	case session.LayerShared:
 		l = 1
+	case session.LayerGrace:
+		l = 2
 	}
 	if hit {
 		r = 1

@@ -54,6 +54,9 @@ func (s *Service) dropLocal(hs []Hash) {
 	if s.local != nil {
 		s.local.Delete(hs)
 	}
+	if s.grace != nil {
+		s.grace.Delete(hs)
+	}
 }
 
 // HandleInvalidation drops in-process copies named by another replica.
@@ -67,6 +70,9 @@ func (s *Service) HandleFlush() {
 	s.epoch.Add(1)
 	if s.local != nil {
 		s.local.Clear()
+	}
+	if s.grace != nil {
+		s.grace.Clear()
 	}
 }
 

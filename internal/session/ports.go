@@ -125,6 +125,7 @@ type Observer interface {
 const (
 	LayerLocal  = "local"
 	LayerShared = "redis"
+	LayerGrace  = "grace" // a confirmed copy used while Postgres is down
 )
 
 // NopObserver discards observations.

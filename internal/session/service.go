@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -12,17 +13,21 @@ import (
 
 // Options configures a Service. Store, Shared and Bus are required.
 type Options struct {
-	Store    Store
-	Shared   SharedCache
-	Local    LocalCache // nil disables the in-process cache
-	Bus      Publisher
-	Outbox   Outbox       // nil: no relay (tests of the domain alone)
-	Trust    Trust        // nil: caches always trusted
-	Activity ActivitySink // nil discards per-request activity
-	Observer Observer     // nil discards observations
-	Limiter  Limiter      // nil: store lookups are not rate-limited
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Store  Store
+	Shared SharedCache
+	Local  LocalCache // nil disables the in-process cache
+	// Grace, when non-nil, keeps the last confirmed copy of each session
+	// for OutageGrace, to answer while the store is unavailable.
+	Grace       LocalCache
+	OutageGrace time.Duration
+	Bus         Publisher
+	Outbox      Outbox       // nil: no relay (tests of the domain alone)
+	Trust       Trust        // nil: caches always trusted
+	Activity    ActivitySink // nil discards per-request activity
+	Observer    Observer     // nil discards observations
+	Limiter     Limiter      // nil: store lookups are not rate-limited
+	Logger      *slog.Logger
+	Now         func() time.Time
 
 	SessionTTL    time.Duration // lifetime of a new session
 	RememberMeTTL time.Duration // lifetime of a new remember-me session
@@ -54,6 +59,8 @@ type Service struct {
 	store    Store
 	shared   SharedCache
 	local    LocalCache
+	grace    LocalCache
+	graceTTL time.Duration
 	bus      Publisher
 	outbox   Outbox
 	trust    Trust
@@ -78,7 +85,7 @@ type Service struct {
 // set.
 func NewService(o Options) *Service {
 	s := &Service{
-		store: o.Store, shared: o.Shared, local: o.Local, bus: o.Bus, outbox: o.Outbox, trust: o.Trust,
+		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, trust: o.Trust,
 		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now,
 		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
@@ -179,9 +186,19 @@ func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool
 		return Restored{}, ErrRateLimited
 	}
 	r, err := s.storeRestore(ctx, h)
+	if errors.Is(err, ErrUnavailable) && s.grace != nil {
+		// Postgres cannot answer: a copy confirmed within the grace period
+		// (and not invalidated since) stands in. check() still enforces
+		// its absolute expiry and the user's state.
+		if g, ok := s.grace.Get(h); ok {
+			s.obs.CacheLookup(LayerGrace, true)
+			return g, nil
+		}
+	}
 	if err != nil {
 		return Restored{}, err
 	}
+	s.fillGrace(h, r, epoch)
 	if s.beforeFill != nil {
 		s.beforeFill(h)
 	}
@@ -217,6 +234,21 @@ func (s *Service) storeRestore(ctx context.Context, h Hash) (Restored, error) {
 	}
 	s.obs.StoreLookup()
 	return s.store.Restore(ctx, h)
+}
+
+// fillGrace records a copy just confirmed by the store (see Options.Grace).
+func (s *Service) fillGrace(h Hash, r Restored, epoch uint64) {
+	if s.grace == nil {
+		return
+	}
+	ttl := min(s.graceTTL, r.Session.ExpiresAt.Sub(s.now()))
+	if ttl <= 0 || s.epoch.Load() != epoch {
+		return
+	}
+	s.grace.Set(h, r, ttl)
+	if s.epoch.Load() != epoch {
+		s.grace.Delete([]Hash{h})
+	}
 }
 
 func (s *Service) fillLocal(h Hash, r Restored, epoch uint64) {
