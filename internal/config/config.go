@@ -113,7 +113,7 @@ var settings = []setting{
 		durationInto(func(c *Config) *time.Duration { return &c.InvalidationTimeout })},
 	{"SESSIONGW_DB_MAX_LOOKUPS", "db-max-lookups", "32", "concurrent Postgres lookups of the validation path; more wait, then get 503",
 		positiveIntInto(func(c *Config) *int { return &c.MaxDBLookups })},
-	{"SESSIONGW_RATE_LIMIT", "rate-limit", "50", "validations per second per client address that may reach Postgres (cache misses), bursts of twice that; 0 disables",
+	{"SESSIONGW_RATE_LIMIT", "rate-limit", "50", "lookups per second per client address that may find no session in Postgres (unknown tokens), bursts of twice that; over it, that address's cache misses get 503/429; 0 disables",
 		func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 {

@@ -556,3 +556,20 @@ func TestPropertyPostgresOutageGrace(t *testing.T) {
 		t.Errorf("a session revoked before the outage was accepted from its grace copy")
 	}
 }
+
+// TestRateLimitSparesValidSessions: a cold start from one address (every
+// session uncached, all valid) is never limited, however many there are.
+func TestRateLimitSparesValidSessions(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.RateLimit = 5 // per second, bursts of 10
+	cfg.LocalCacheTTL = 0
+	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour, NoSharedCache: true})
+	user(t, rep.URL, 1, "alice")
+	for i := range 60 {
+		tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+		if s := auth(t, rep.URL, tok).Status; s != http.StatusOK {
+			t.Fatalf("valid uncached session %d from one address: %d; want 200", i, s)
+		}
+	}
+}

@@ -1,6 +1,7 @@
-// Package ratelimit limits, per client address, the validations that reach
-// Postgres (misses of both caches): a flood of random well-formed tokens
-// from one client cannot crowd out everyone else's lookups.
+// Package ratelimit limits, per client address, Postgres lookups that find
+// no session: a flood of random well-formed tokens from one client cannot
+// crowd out everyone else's lookups, while valid sessions (even uncached
+// ones, as after a restart) never spend the budget.
 package ratelimit
 
 import (
@@ -33,14 +34,23 @@ func New(perSecond float64, burst int) *PerClient {
 	}
 }
 
-// Allow implements session.Limiter. An empty client (not an HTTP request
-// path) is never limited.
+// Allow implements session.Limiter: whether the client has budget left. It
+// spends nothing. An empty client (not an HTTP request path) is never limited.
 func (p *PerClient) Allow(client string) bool {
 	if client == "" {
 		return true
 	}
+	l, ok := p.buckets.GetIfPresent(client)
+	return !ok || l.Tokens() >= 1
+}
+
+// Failed implements session.Limiter: the client's lookup found no session.
+func (p *PerClient) Failed(client string) {
+	if client == "" {
+		return
+	}
 	l, _ := p.buckets.ComputeIfAbsent(client, func() (*rate.Limiter, bool) {
 		return rate.NewLimiter(p.perSecond, p.burst), false
 	})
-	return l.Allow()
+	l.Allow()
 }

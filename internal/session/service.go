@@ -48,9 +48,12 @@ type Options struct {
 	BeforeFill func(Hash)
 }
 
-// Limiter rate-limits store lookups per client.
+// Limiter rate-limits, per client, store lookups that find no session:
+// Allow checks the client's budget without spending it, Failed spends it.
+// Valid sessions, even uncached ones, never spend budget.
 type Limiter interface {
 	Allow(client string) bool
+	Failed(client string)
 }
 
 // Service implements session validation, restore and the lifecycle
@@ -186,6 +189,9 @@ func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool
 		return Restored{}, ErrRateLimited
 	}
 	r, err := s.storeRestore(ctx, h)
+	if s.limiter != nil && errors.Is(err, ErrUnauthenticated) {
+		s.limiter.Failed(client)
+	}
 	if errors.Is(err, ErrUnavailable) && s.grace != nil {
 		// Postgres cannot answer: a copy confirmed within the grace period
 		// (and not invalidated since) stands in. check() still enforces
