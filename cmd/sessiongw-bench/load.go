@@ -42,6 +42,7 @@ type result struct {
 	non2xx, socketErrors  int64
 	cpu                   time.Duration // this process's CPU time during the run
 	pgQueries, redisCalls int64
+	distinct              int64 // distinct sessions looked up in Postgres (cold start)
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -138,11 +139,20 @@ func (b *bench) close() {
 type counters struct {
 	pgQueries     atomic.Int64
 	redisCommands atomic.Int64
+	distinct      sync.Map // session hashes looked up in Postgres
+	distinctN     atomic.Int64
 }
 
 func (c *counters) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	if strings.Contains(d.SQL, "FROM sessions s JOIN users u") {
 		c.pgQueries.Add(1)
+		if len(d.Args) > 0 {
+			if h, ok := d.Args[0].([]byte); ok {
+				if _, seen := c.distinct.LoadOrStore(string(h), struct{}{}); !seen {
+					c.distinctN.Add(1)
+				}
+			}
+		}
 	}
 	return ctx
 }
