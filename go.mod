@@ -17,6 +17,7 @@ require (
 	github.com/testcontainers/testcontainers-go/modules/redis v0.45.0
 	golang.org/x/sync v0.25.0
 	golang.org/x/time v0.16.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

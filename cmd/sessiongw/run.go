@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/gateway"
@@ -27,6 +29,7 @@ commands:
   migrate   apply pending migrations and exit
   cleanup   delete expired sessions once and print how many
   version   print the version
+  healthcheck  exit 0 if this host's gateway answers /healthz (for container HEALTHCHECK)
   help      print this text and every setting
 
 Run "sessiongw <command> -h" for the flags; every flag has an environment
@@ -47,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		printHelp(stdout)
 		return nil
-	case "serve", "migrate", "cleanup":
+	case "serve", "migrate", "cleanup", "healthcheck":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -61,6 +64,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(extra) > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(extra, " "))
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, cfg.HTTPAddr, stdout)
 	}
 	log := newLogger(cfg, stderr)
 
@@ -102,6 +108,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	return g.Serve(ctx, ln)
+}
+
+// healthcheck asks the gateway listening on addr (a wildcard host means
+// this host) for /healthz; it needs no shell or curl in the image.
+func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

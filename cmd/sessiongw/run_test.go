@@ -125,6 +125,10 @@ func TestServe(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	var hc bytes.Buffer
+	if err := run(ctx, []string{"healthcheck"}, getenv, &hc, &hc); err != nil || !strings.Contains(hc.String(), "ok") {
+		t.Errorf("healthcheck against the running gateway = %v (%q)", err, hc.String())
+	}
 	if r := testenv.PutUser(t, base, 1, map[string]any{"username": "alice"}); r.Status != http.StatusCreated {
 		t.Fatalf("put user: %d %s", r.Status, r.Body)
 	}
@@ -140,6 +144,9 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+	if err := run(context.Background(), []string{"healthcheck"}, getenv, &hc, &hc); err == nil {
+		t.Error("healthcheck succeeded with the gateway stopped")
 	}
 	if !strings.Contains(logs.String(), "sessiongw stopped") || !strings.Contains(logs.String(), "applied migrations") {
 		t.Errorf("serve logs = %s", logs.String())

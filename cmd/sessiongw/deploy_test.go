@@ -1,0 +1,137 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sessiongw/sessiongw/internal/config"
+)
+
+// There is no Docker engine on the development machines; these tests check
+// what can be checked without one.
+
+// TestDockerfileBuildCommand runs the Dockerfile's own go build command.
+func TestDockerfileBuildCommand(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 go build .*)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no `RUN CGO_ENABLED=0 go build` line in the Dockerfile")
+	}
+	out := filepath.Join(t.TempDir(), "sessiongw")
+	cmdline := strings.NewReplacer("${VERSION}", "test", "/out/sessiongw", out).Replace(string(m[1]))
+	cmd := exec.Command("sh", "-c", cmdline)
+	cmd.Dir = "../.."
+	if got, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, got)
+	}
+	if got, err := exec.Command(out, "version").Output(); err != nil || !strings.Contains(string(got), "sessiongw test") {
+		t.Errorf("built binary: version = %q, %v", got, err)
+	}
+	for _, want := range []string{"EXPOSE 8080", `ENTRYPOINT ["sessiongw"]`, `CMD ["serve"]`, "HEALTHCHECK", "USER nonroot", "SESSIONGW_HTTP_ADDR=0.0.0.0:8080"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+}
+
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
+		Environment map[string]string `yaml:"environment"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
+		Healthcheck struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+		Ports   []string `yaml:"ports"`
+		Volumes []string `yaml:"volumes"`
+	} `yaml:"services"`
+}
+
+// TestComposeFile checks docker-compose.yml against the gateway's real
+// configuration: every variable is a setting and the set parses; every
+// service has a healthcheck; start order waits on health; ports stay on
+// loopback; nginx balances over the three replicas.
+func TestComposeFile(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, s := range config.Settings() {
+		known[s[0]] = true
+	}
+	for _, name := range []string{"postgres", "redis", "gateway-1", "gateway-2", "gateway-3", "nginx"} {
+		svc, ok := c.Services[name]
+		if !ok {
+			t.Errorf("service %s missing", name)
+			continue
+		}
+		if len(svc.Healthcheck.Test) == 0 {
+			t.Errorf("service %s has no healthcheck", name)
+		}
+		for _, p := range svc.Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("service %s publishes %q beyond loopback", name, p)
+			}
+		}
+	}
+	for _, name := range []string{"gateway-1", "gateway-2", "gateway-3"} {
+		svc := c.Services[name]
+		for k := range svc.Environment {
+			if strings.HasPrefix(k, "SESSIONGW_") && !known[k] {
+				t.Errorf("%s sets %s, which is not a sessiongw setting", name, k)
+			}
+		}
+		env := svc.Environment
+		if _, _, err := config.Parse("compose", nil, func(k string) string { return env[k] }, io.Discard); err != nil {
+			t.Errorf("%s's environment does not validate: %v", name, err)
+		}
+		for _, dep := range []string{"postgres", "redis"} {
+			if svc.DependsOn[dep].Condition != "service_healthy" {
+				t.Errorf("%s does not wait for %s to be healthy", name, dep)
+			}
+		}
+		if !strings.Contains(strings.Join(svc.Healthcheck.Test, " "), "sessiongw healthcheck") {
+			t.Errorf("%s's healthcheck does not use `sessiongw healthcheck`", name)
+		}
+		if svc.Build == nil {
+			t.Errorf("%s is not built from the Dockerfile", name)
+		}
+	}
+	for _, g := range []string{"gateway-1", "gateway-2", "gateway-3"} {
+		if c.Services["nginx"].DependsOn[g].Condition != "service_healthy" {
+			t.Errorf("nginx does not wait for %s", g)
+		}
+	}
+	conf, err := os.ReadFile("../../deploy/nginx/compose.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"server gateway-1:8080", "server gateway-2:8080", "server gateway-3:8080", "auth_request /_auth", "proxy_pass http://sessiongw/v1/auth", "keepalive"} {
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("deploy/nginx/compose.conf lacks %q", want)
+		}
+	}
+	if !strings.Contains(strings.Join(c.Services["nginx"].Volumes, " "), "deploy/nginx/compose.conf") {
+		t.Error("nginx does not mount deploy/nginx/compose.conf")
+	}
+}
