@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -36,9 +37,12 @@ type Config struct {
 	MaxDBLookups        int
 	ShutdownDrain       time.Duration
 	DBOutageGrace       time.Duration
-	RateLimit           float64
-	LogLevel            string
-	LogFormat           string
+	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP
+	// headers name the client address.
+	TrustedProxies []netip.Prefix
+	RateLimit      float64
+	LogLevel       string
+	LogFormat      string
 }
 
 // setting describes one configuration value: its variable, flag, default
@@ -126,6 +130,26 @@ var settings = []setting{
 		durationInto(func(c *Config) *time.Duration { return &c.DBOutageGrace })},
 	{"SESSIONGW_SHUTDOWN_DRAIN", "shutdown-drain", "1s", "on SIGTERM, how long to keep serving with /readyz failing and Connection: close on every answer before stopping (0-1m)",
 		durationInto(func(c *Config) *time.Duration { return &c.ShutdownDrain })},
+	{"SESSIONGW_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For / X-Real-IP name the client; empty: the TCP peer is the client",
+		func(c *Config, v string) error {
+			c.TrustedProxies = nil
+			for _, f := range strings.Split(v, ",") {
+				f = strings.TrimSpace(f)
+				if f == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(f)
+				if err != nil {
+					a, aerr := netip.ParseAddr(f)
+					if aerr != nil {
+						return fmt.Errorf("%q is neither a CIDR nor an address", f)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
 	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
 		stringInto(func(c *Config) *string { return &c.LogLevel })},
 	{"SESSIONGW_LOG_FORMAT", "log-format", "json", "json or text",

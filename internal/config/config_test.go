@@ -101,3 +101,23 @@ func TestEverySettingIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, _, err := config.Parse("t", nil, env(map[string]string{"SESSIONGW_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"}
+	if len(c.TrustedProxies) != len(want) {
+		t.Fatalf("TrustedProxies = %v; want %v", c.TrustedProxies, want)
+	}
+	for i, p := range c.TrustedProxies {
+		if p.String() != want[i] {
+			t.Errorf("TrustedProxies[%d] = %s; want %s", i, p, want[i])
+		}
+	}
+	if _, _, err := config.Parse("t", nil, env(map[string]string{"SESSIONGW_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}), io.Discard); err == nil || !strings.Contains(err.Error(), "SESSIONGW_TRUSTED_PROXIES") {
+		t.Errorf("bad proxy entry: error = %v; want one naming SESSIONGW_TRUSTED_PROXIES", err)
+	}
+}

@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			{Name: "redis", Ping: g.cache.Ping},
 		},
 		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log,
-		Draining: g.draining.Load,
+		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies,
 	})
 	return g, nil
 }

@@ -3,10 +3,12 @@ package gateway_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
 
@@ -220,4 +222,37 @@ func TestOwnSessions(t *testing.T) {
 	wantStatus(t, "bob kept", auth(t, base, bobTok), http.StatusOK)
 	wantStatus(t, "list without token", testenv.Do(t, http.MethodGet, base+"/v1/session/all", nil), http.StatusUnauthorized)
 	wantStatus(t, "revoke-others without token", testenv.Do(t, http.MethodDelete, base+"/v1/session/others", nil), http.StatusUnauthorized)
+}
+
+// TestActivityBehindTrustedProxy: the recorded address comes from
+// X-Forwarded-For only when the peer is a configured proxy.
+func TestActivityBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		want    string
+	}{
+		{"trusted", "127.0.0.1/32", "198.51.100.4"},
+		{"not trusted", "", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rep, _ := setup(t, func(c *config.Config) {
+				if tc.trusted != "" {
+					c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(tc.trusted)}
+				}
+			})
+			user(t, rep.URL, 1, "alice")
+			tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+			r := testenv.Do(t, http.MethodPost, rep.URL+"/v1/session/activity", nil,
+				append(testenv.Bearer(tok), "X-Forwarded-For", "203.0.113.1, 198.51.100.4")...)
+			wantStatus(t, "activity", r, http.StatusNoContent)
+			var out struct{ Session apiSession }
+			testenv.Do(t, http.MethodGet, rep.URL+"/v1/session", nil, testenv.Bearer(tok)...).Decode(t, &out)
+			if out.Session.IPAddress != tc.want {
+				t.Errorf("recorded address = %q; want %q", out.Session.IPAddress, tc.want)
+			}
+		})
+	}
 }

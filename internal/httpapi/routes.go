@@ -3,7 +3,9 @@ package httpapi
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -28,13 +30,15 @@ type Config struct {
 	// Draining reports that the server is about to stop: /readyz fails and
 	// every answer carries Connection: close, so clients leave cleanly.
 	Draining func() bool
+	// TrustedProxies may name the client in X-Forwarded-For / X-Real-IP.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the gateway's HTTP handler with every route.
 func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 	draining := cfg.Draining
 	if draining == nil {
@@ -67,4 +71,25 @@ func New(cfg Config) *echo.Echo {
 		e.GET("/metrics", echo.WrapHandler(cfg.Metrics))
 	}
 	return e
+}
+
+// clientIP returns the extractor of the client address: the TCP peer, or,
+// when the peer is a trusted proxy, the nearest untrusted address in
+// X-Forwarded-For (else X-Real-IP). Echo's own defaults also trust loopback
+// and private networks; here only the configured ranges are trusted.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	xff, realIP := echo.ExtractIPFromXFFHeader(opts...), echo.ExtractIPFromRealIPHeader(opts...)
+	return func(r *http.Request) string {
+		if len(r.Header[echo.HeaderXForwardedFor]) > 0 {
+			return xff(r)
+		}
+		return realIP(r)
+	}
 }
