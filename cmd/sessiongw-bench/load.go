@@ -34,6 +34,22 @@ done = function(summary, latency, requests)
 end
 `
 
+// floodScript sends random well-formed tokens (UUID v4) that match no
+// session.
+const floodScript = `
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+local hex = "0123456789abcdef"
+local function r(n)
+  local t = {}
+  for i = 1, n do local k = math.random(16) t[i] = hex:sub(k, k) end
+  return table.concat(t)
+end
+request = function()
+  local tok = r(8) .. "-" .. r(4) .. "-4" .. r(3) .. "-" .. hex:sub(9 + math.random(4) - 1, 9 + math.random(4) - 1) .. r(3) .. "-" .. r(12)
+  return wrk.format("GET", "/v1/auth", {["Authorization"] = "Bearer " .. tok})
+end
+`
+
 // result is one measurement.
 type result struct {
 	requests              int64
@@ -46,6 +62,19 @@ type result struct {
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }
+
+// flood runs a second wrk with random unknown tokens until ctx ends.
+func (b *bench) flood(ctx context.Context, url string, connections int, d time.Duration) error {
+	script, err := os.CreateTemp(b.tokenDir, "flood-*.lua")
+	if err != nil {
+		return err
+	}
+	script.WriteString(floodScript)
+	script.Close()
+	cmd := exec.CommandContext(ctx, "wrk", "-t", "1", "-c", strconv.Itoa(connections),
+		"-d", fmt.Sprintf("%ds", max(1, int(d.Seconds()))), "-s", script.Name(), url+"/v1/auth")
+	return cmd.Run()
+}
 
 // load runs wrk against url with the given token file ("" for none).
 func (b *bench) load(ctx context.Context, url, tokens string, connections int, d time.Duration) (result, error) {

@@ -31,8 +31,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 7 {
-		t.Fatalf("rows = %d; want 7", len(rows))
+	if len(rows) != 8 {
+		t.Fatalf("rows = %d; want 8", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
@@ -45,15 +45,20 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 		t.Errorf("warm in-process cache: %.4f Postgres queries and %.4f Redis commands per request; want none", pg, rd)
 	}
 	// Background traffic (pub/sub health checks, acks) adds a little.
-	if pg, rd := perReq(3); pg != 0 || rd < 0.99 || rd > 1.05 {
+	// Valid traffic is cached, so every Postgres query during the flood row
+	// is the flood's, and the rate limit (burst 100, 50/s) bounds them.
+	if fr := rows[2].res; fr.requests == 0 || fr.pgQueries > 100+int64(50*(fr.duration.Seconds()+1))+20 {
+		t.Errorf("flood: %d valid requests; %d Postgres queries in %s; want the rate limit to bound them", fr.requests, fr.pgQueries, fr.duration)
+	}
+	if pg, rd := perReq(4); pg != 0 || rd < 0.99 || rd > 1.05 {
 		t.Errorf("Redis hit: %.4f Postgres queries and %.4f Redis commands per request; want 0 and 1", pg, rd)
 	}
-	if pg, _ := perReq(5); pg < 0.99 || pg > 1.01 {
+	if pg, _ := perReq(6); pg < 0.99 || pg > 1.01 {
 		t.Errorf("caches off: %.4f Postgres queries per request; want 1", pg)
 	}
 	// Each distinct session requested costs one query; a short run may not
 	// request all 1,000.
-	if q, d := rows[6].res.pgQueries, rows[6].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	if q, d := rows[7].res.pgQueries, rows[7].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

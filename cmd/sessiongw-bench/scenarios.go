@@ -43,11 +43,29 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	}
 	b.extra = append(b.extra, fmt.Sprintf("Gateway process RSS with %d sessions in the in-process cache: %s.", len(b.tokens), rss()))
 	pair, err := b.compare(ctx, "bare Echo, same five headers (HTTP ceiling)", ceilingHandler(),
-		fmt.Sprintf("/v1/auth, warm in-process cache (%dk sessions cached)", len(b.tokens)/1000), gw, all)
+		fmt.Sprintf("/v1/auth, warm in-process cache (%dk sessions cached)", len(b.tokens)/1000), gw, all, false)
 	if err != nil {
+		gw.stop()
 		return nil, err
 	}
 	rows = append(rows, pair...)
+
+	// 1b. The same valid traffic while another client floods random tokens.
+	fmt.Fprintln(os.Stderr, "flood")
+	fctx, cancelFlood := context.WithCancel(ctx)
+	floodDone := make(chan error, 1)
+	go func() { floodDone <- b.flood(fctx, gw.url, b.o.connections, b.o.duration) }()
+	time.Sleep(200 * time.Millisecond) // let the flood start
+	flooded, err := b.measure(ctx, gw, all, b.o.connections, b.o.duration)
+	cancelFlood()
+	<-floodDone
+	gw.stop()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: "/v1/auth valid traffic (as above) while a second wrk floods random well-formed tokens", res: flooded,
+		note: fmt.Sprintf("valid-traffic p99 %.2f x its no-flood value; the flood got 401/503, and its %d Postgres queries (all the Postgres queries in that row) were bounded by SESSIONGW_RATE_LIMIT=%v per address; both load generators share 127.0.0.1 and the CPUs",
+			float64(flooded.p99)/float64(max(pair[1].res.p99, time.Microsecond)), flooded.pgQueries, benchRateLimit)})
 
 	// 2. Redis hit, in-process cache off (Redis was filled above).
 	fmt.Fprintln(os.Stderr, "redis hit")
@@ -69,7 +87,7 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	if pair, err = b.compare(ctx, "bare Echo + one go-redis GET of a same-size value", h,
-		"/v1/auth, in-process cache off, Redis hit", gw, all); err != nil {
+		"/v1/auth, in-process cache off, Redis hit", gw, all, true); err != nil {
 		return nil, err
 	}
 	rows = append(rows, pair...)
@@ -86,7 +104,7 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	}
 	hash := session.Token(b.tokens[0]).Hash()
 	pair, err = b.compare(ctx, "bare Echo + one pgx primary-key query joining users", pgQueryHandler(pool, hash[:]),
-		"/v1/auth, caches off, Postgres every request", gw, all)
+		"/v1/auth, caches off, Postgres every request", gw, all, true)
 	pool.Close()
 	if err != nil {
 		return nil, err
@@ -117,16 +135,18 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	return rows, nil
 }
 
-// compare measures the baseline handler, then the gateway (which it stops),
-// one after the other with the same tokens and load.
-func (b *bench) compare(ctx context.Context, baseName string, baseline http.Handler, name string, gw *gatewayUnderTest, tokens string) ([]row, error) {
-	defer gw.stop()
-	url, stop, err := serve(baseline)
+// compare measures the baseline handler, then the gateway (stopping it when
+// stop is set), one after the other with the same tokens and load.
+func (b *bench) compare(ctx context.Context, baseName string, baseline http.Handler, name string, gw *gatewayUnderTest, tokens string, stop bool) ([]row, error) {
+	if stop {
+		defer gw.stop()
+	}
+	url, stopBase, err := serve(baseline)
 	if err != nil {
 		return nil, err
 	}
 	base, err := b.load(ctx, url, tokens, b.o.connections, b.o.duration)
-	stop()
+	stopBase()
 	if err != nil {
 		return nil, err
 	}

@@ -185,6 +185,9 @@ func isBackground(cmd goredis.Cmder) bool {
 	return strings.HasSuffix(k, ":replicas")
 }
 
+// benchRateLimit is the production default of SESSIONGW_RATE_LIMIT.
+const benchRateLimit = 50
+
 // startGateway runs a gateway on 127.0.0.1:0 with local cache TTL localTTL
 // (0 = off) and, when noShared, no Redis cache.
 func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShared bool) (*gatewayUnderTest, error) {
@@ -194,7 +197,7 @@ func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShar
 		CacheTTL: 10 * time.Minute, LocalCacheTTL: localTTL, LocalCacheSize: b.o.sessions + 1000,
 		SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour, CookieName: "session_id",
 		RedisPrefix: b.prefix, AutoMigrate: false, InvalidationTimeout: time.Second,
-		MaxDBLookups: 64, RateLimit: 0, ShutdownDrain: 0, LogLevel: "warn", LogFormat: "json",
+		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, LogLevel: "warn", LogFormat: "json",
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	gctx, cancel := context.WithCancel(ctx)
