@@ -18,6 +18,7 @@ import (
 type PerClient struct {
 	perSecond rate.Limit
 	burst     int
+	now       func() time.Time
 	buckets   *otter.Cache[string, *rate.Limiter]
 }
 
@@ -26,7 +27,7 @@ var _ session.Limiter = (*PerClient)(nil)
 // New allows perSecond lookups per client with bursts of burst.
 func New(perSecond float64, burst int) *PerClient {
 	return &PerClient{
-		perSecond: rate.Limit(perSecond), burst: burst,
+		perSecond: rate.Limit(perSecond), burst: burst, now: time.Now,
 		buckets: otter.Must(&otter.Options[string, *rate.Limiter]{
 			MaximumSize:      100_000,
 			ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](time.Minute),
@@ -41,10 +42,13 @@ func (p *PerClient) Allow(client string) bool {
 		return true
 	}
 	l, ok := p.buckets.GetIfPresent(client)
-	return !ok || l.Tokens() >= 1
+	return !ok || l.TokensAt(p.now()) >= 1
 }
 
 // Failed implements session.Limiter: the client's lookup found no session.
+// It spends a token even when none is left, going into debt: lookups that
+// passed Allow concurrently all pay, so the long-run rate of failed lookups
+// is the configured one, not a multiple of the concurrency.
 func (p *PerClient) Failed(client string) {
 	if client == "" {
 		return
@@ -52,5 +56,5 @@ func (p *PerClient) Failed(client string) {
 	l, _ := p.buckets.ComputeIfAbsent(client, func() (*rate.Limiter, bool) {
 		return rate.NewLimiter(p.perSecond, p.burst), false
 	})
-	l.Allow()
+	l.ReserveN(p.now(), 1)
 }

@@ -1,0 +1,9 @@
+package ratelimit
+
+import "time"
+
+// WithClock sets the limiter's clock (tests only).
+func (p *PerClient) WithClock(now func() time.Time) *PerClient {
+	p.now = now
+	return p
+}
