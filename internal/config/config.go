@@ -40,9 +40,17 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP
 	// headers name the client address.
 	TrustedProxies []netip.Prefix
-	RateLimit      float64
-	LogLevel       string
-	LogFormat      string
+	// AuthHeaders names the identity header set: sessiongw, oauth2-proxy
+	// or authelia.
+	AuthHeaders string
+	// LoginURL is where /v1/auth/redirect sends a denied browser; empty
+	// disables the redirect.
+	LoginURL string
+	// RedirectAllowedHosts are the hosts an rd (return) URL may name.
+	RedirectAllowedHosts []string
+	RateLimit            float64
+	LogLevel             string
+	LogFormat            string
 }
 
 // setting describes one configuration value: its variable, flag, default
@@ -147,6 +155,20 @@ var settings = []setting{
 					p = netip.PrefixFrom(a, a.BitLen())
 				}
 				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
+	{"SESSIONGW_AUTH_HEADERS", "auth-headers", "sessiongw", "identity headers on allow: sessiongw (X-Auth-*), oauth2-proxy (X-Auth-Request-*) or authelia (Remote-*)",
+		stringInto(func(c *Config) *string { return &c.AuthHeaders })},
+	{"SESSIONGW_LOGIN_URL", "login-url", "", "absolute URL of the login page; /v1/auth/redirect sends denied browser navigations there (empty: it answers 401 like /v1/auth)",
+		stringInto(func(c *Config) *string { return &c.LoginURL })},
+	{"SESSIONGW_REDIRECT_ALLOWED_HOSTS", "redirect-allowed-hosts", "", "comma-separated hosts (host or host:port) that the original URL passed to the login page as rd may name; others get 401 (no open redirects)",
+		func(c *Config, v string) error {
+			c.RedirectAllowedHosts = nil
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+					c.RedirectAllowedHosts = append(c.RedirectAllowedHosts, h)
+				}
 			}
 			return nil
 		}},
@@ -258,6 +280,16 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownDrain < 0 || c.ShutdownDrain > time.Minute {
 		bad("SESSIONGW_SHUTDOWN_DRAIN", "must be between 0 and 1m (got %s)", c.ShutdownDrain)
+	}
+	switch c.AuthHeaders {
+	case "sessiongw", "oauth2-proxy", "authelia":
+	default:
+		bad("SESSIONGW_AUTH_HEADERS", "must be sessiongw, oauth2-proxy or authelia (got %q)", c.AuthHeaders)
+	}
+	if c.LoginURL != "" {
+		if u, err := url.Parse(c.LoginURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("SESSIONGW_LOGIN_URL", "must be an absolute http(s) URL")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -121,3 +121,23 @@ func TestTrustedProxies(t *testing.T) {
 		t.Errorf("bad proxy entry: error = %v; want one naming SESSIONGW_TRUSTED_PROXIES", err)
 	}
 }
+
+func TestProxySettings(t *testing.T) {
+	t.Parallel()
+	c, _, err := config.Parse("t", nil, env(map[string]string{
+		"SESSIONGW_AUTH_HEADERS": "authelia", "SESSIONGW_LOGIN_URL": "https://login.example.com/in",
+		"SESSIONGW_REDIRECT_ALLOWED_HOSTS": " App.Example.com, admin.example.com:8443 ,",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthHeaders != "authelia" || c.LoginURL != "https://login.example.com/in" ||
+		len(c.RedirectAllowedHosts) != 2 || c.RedirectAllowedHosts[0] != "app.example.com" {
+		t.Errorf("parsed %+v", c)
+	}
+	for k, v := range map[string]string{"SESSIONGW_AUTH_HEADERS": "nginx", "SESSIONGW_LOGIN_URL": "/login"} {
+		if _, _, err := config.Parse("t", nil, env(map[string]string{k: v}), io.Discard); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: error = %v; want one naming it", k, v, err)
+		}
+	}
+}

@@ -142,7 +142,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			{Name: "redis", Ping: g.cache.Ping},
 		},
 		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log,
-		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies,
+		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies, AuthHeaders: cfg.AuthHeaders,
+		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
 	})
 	return g, nil
 }

@@ -32,6 +32,10 @@ type Config struct {
 	Draining func() bool
 	// TrustedProxies may name the client in X-Forwarded-For / X-Real-IP.
 	TrustedProxies []netip.Prefix
+	// AuthHeaders selects the identity header set (default "sessiongw").
+	AuthHeaders string
+	// Redirect configures /v1/auth/redirect.
+	Redirect RedirectConfig
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -46,8 +50,17 @@ func New(cfg Config) *echo.Echo {
 	}
 	e.Use(observe(cfg.Recorder, cfg.Logger), recoverPanics(cfg.Logger), closeWhenDraining(draining))
 	svc, cookie := cfg.Service, cfg.CookieName
+	headers, ok := identityHeaders[cfg.AuthHeaders]
+	if !ok {
+		headers = identityHeaders["sessiongw"]
+	}
 
-	e.Any("/v1/auth", handleAuth(svc, cookie, cfg.Logger))
+	e.Any("/v1/auth", handleAuth(svc, cookie, headers, cfg.Logger))
+	e.Any("/v1/auth/redirect", handleAuthRedirect(svc, cookie, headers, cfg.Redirect, cfg.Logger))
+	// Envoy's HTTP ext_authz service appends the original path to its
+	// path_prefix: every path under the prefix is the same check.
+	e.Any("/v1/ext_authz", handleAuth(svc, cookie, headers, cfg.Logger))
+	e.Any("/v1/ext_authz/*", handleAuth(svc, cookie, headers, cfg.Logger))
 	e.GET("/v1/session", handleRestore(svc, cookie))
 	e.DELETE("/v1/session", handleLogout(svc, cookie))
 	e.POST("/v1/session/activity", handleActivity(svc, cookie))
