@@ -25,7 +25,8 @@ run: services build
 
 ## test: vet, then every test (unit and integration) with the race detector
 test: services vet
-	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
+	@missing=""; for p in wrk nginx caddy; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 ## test-short: the same tests without the race detector

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/httpapi"
 )
 
 // There is no Docker engine on the development machines; these tests check
@@ -133,5 +134,58 @@ func TestComposeFile(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(c.Services["nginx"].Volumes, " "), "deploy/nginx/compose.conf") {
 		t.Error("nginx does not mount deploy/nginx/compose.conf")
+	}
+}
+
+// TestTraefikAndEnvoyConfigs: no Traefik or Envoy package exists for this
+// machine, so their shipped configurations are checked for the fields their
+// documentation requires, against the gateway's real paths and headers.
+func TestTraefikAndEnvoyConfigs(t *testing.T) {
+	t.Parallel()
+	var traefik struct {
+		HTTP struct {
+			Middlewares map[string]struct {
+				ForwardAuth struct {
+					Address             string   `yaml:"address"`
+					TrustForwardHeader  bool     `yaml:"trustForwardHeader"`
+					AuthResponseHeaders []string `yaml:"authResponseHeaders"`
+				} `yaml:"forwardAuth"`
+			} `yaml:"middlewares"`
+		} `yaml:"http"`
+	}
+	b, err := os.ReadFile("../../deploy/traefik/dynamic.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &traefik); err != nil {
+		t.Fatal(err)
+	}
+	fa := traefik.HTTP.Middlewares["sessiongw"].ForwardAuth
+	if !strings.HasSuffix(fa.Address, "/v1/auth/redirect") && !strings.HasSuffix(fa.Address, "/v1/auth") {
+		t.Errorf("traefik forwardAuth address %q does not end in /v1/auth or /v1/auth/redirect", fa.Address)
+	}
+	if strings.Join(fa.AuthResponseHeaders, ",") != strings.Join(httpapi.IdentityHeaderNames("sessiongw"), ",") {
+		t.Errorf("traefik authResponseHeaders = %v; want every sessiongw header %v", fa.AuthResponseHeaders, httpapi.IdentityHeaderNames("sessiongw"))
+	}
+
+	e, err := os.ReadFile("../../deploy/envoy/envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var anyDoc map[string]any
+	if err := yaml.Unmarshal(e, &anyDoc); err != nil {
+		t.Fatalf("envoy.yaml is not valid YAML: %v", err)
+	}
+	env := string(e)
+	for _, want := range []string{"envoy.filters.http.ext_authz", "failure_mode_allow: false", "path_prefix: /v1/ext_authz",
+		"- exact: cookie", "allowed_upstream_headers"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("envoy.yaml lacks %q", want)
+		}
+	}
+	for _, h := range httpapi.IdentityHeaderNames("sessiongw") {
+		if !strings.Contains(env, "- exact: "+strings.ToLower(h)) {
+			t.Errorf("envoy.yaml does not copy %s upstream", h)
+		}
 	}
 }

@@ -1,0 +1,242 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/testenv"
+)
+
+// app is the upstream behind the proxies; it records what reaches it.
+type app struct {
+	hits atomic.Int64
+	mu   sync.Mutex
+	last http.Header
+}
+
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.hits.Add(1)
+	a.mu.Lock()
+	a.last = r.Header.Clone()
+	a.mu.Unlock()
+	fmt.Fprint(w, "app")
+}
+
+func (a *app) seen() http.Header {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+func waitListening(t *testing.T, addr string, logf func() string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy did not listen on %s: %v\n%s", addr, err, logf())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// deployFile reads a shipped configuration and points its addresses at the
+// test's gateway, app and listener.
+func deployFile(t *testing.T, path string, repl ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.NewReplacer(repl...).Replace(string(b))
+}
+
+func startNginx(t *testing.T, gatewayAddr, appAddr string) string {
+	t.Helper()
+	if _, err := exec.LookPath("nginx"); err != nil {
+		t.Fatalf("nginx is not installed (apt-get install nginx; .ci/run does): %v", err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	site := deployFile(t, "../../deploy/nginx/sessiongw.conf",
+		"127.0.0.1:8080", gatewayAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8000", listen)
+	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	main := fmt.Sprintf(`%s
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+    include %[2]s/site.conf;
+}
+`, user, dir)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("nginx", "-t", "-p", dir, "-c", conf).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command("nginx", "-p", dir, "-c", conf, "-g", "daemon off;")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, listen, func() string { b, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(b) })
+	return "http://" + listen
+}
+
+func startCaddy(t *testing.T, listen, gatewayAddr, appAddr string) string {
+	t.Helper()
+	if _, err := exec.LookPath("caddy"); err != nil {
+		t.Fatalf("caddy is not installed (apt-get install caddy; .ci/run does): %v", err)
+	}
+	dir := t.TempDir()
+	site := deployFile(t, "../../deploy/caddy/Caddyfile",
+		"127.0.0.1:8080", gatewayAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8001", listen)
+	global := "{\n\tadmin off\n\tauto_https off\n\tstorage file_system " + dir + "\n}\n\n"
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(global+site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.SyncBuffer
+	cmd := exec.Command("caddy", "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, listen, logs.String)
+	return "http://" + listen
+}
+
+// TestRealProxies puts real nginx (auth_request) and real Caddy
+// (forward_auth), configured from deploy/, in front of a gateway and an app.
+func TestRealProxies(t *testing.T) {
+	t.Parallel()
+	upstream := &app{}
+	appSrv := httptest.NewServer(upstream)
+	defer appSrv.Close()
+	appAddr := strings.TrimPrefix(appSrv.URL, "http://")
+
+	caddyListen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := testenv.Config(t)
+	cfg.LoginURL = "https://login.example.com/in"
+	cfg.RedirectAllowedHosts = []string{caddyListen}
+	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+	gatewayAddr := strings.TrimPrefix(rep.URL, "http://")
+	user(t, rep.URL, 1, "alice", "admin")
+	testenv.PutUser(t, rep.URL, 2, map[string]any{"username": "bob"}) // no email, no roles
+
+	proxies := map[string]string{
+		"nginx": startNginx(t, gatewayAddr, appAddr),
+		"caddy": startCaddy(t, caddyListen, gatewayAddr, appAddr),
+	}
+	get := func(url string, kv ...string) testenv.Response { return testenv.Do(t, http.MethodGet, url, nil, kv...) }
+
+	for name, base := range proxies {
+		denied := func(what string, r testenv.Response, want int) {
+			t.Helper()
+			before := upstream.hits.Load()
+			if r.Status != want {
+				t.Errorf("%s: %s: status %d; want %d", name, what, r.Status, want)
+			}
+			if upstream.hits.Load() != before {
+				t.Errorf("%s: %s: the app was reached", name, what)
+			}
+		}
+		alice, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+		bob, _ := testenv.NewSession(t, rep.URL, 2, false, "")
+
+		hits := upstream.hits.Load()
+		r := get(base+"/page?x=1", "Cookie", "session_id="+alice)
+		if r.Status != http.StatusOK || upstream.hits.Load() != hits+1 {
+			t.Fatalf("%s: valid session: %d %q (app hits %d→%d)", name, r.Status, r.Body, hits, upstream.hits.Load())
+		}
+		if h := upstream.seen(); h.Get("X-Auth-User-Id") != "1" || h.Get("X-Auth-Username") != "alice" || h.Get("X-Auth-Roles") != "admin" {
+			t.Errorf("%s: the app saw identity %v", name, h)
+		}
+
+		r = get(base+"/", "Cookie", "session_id="+bob, "X-Auth-User-Id", "1", "X-Auth-Email", "forged@example.com", "X-Auth-Roles", "admin")
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: bob: %d", name, r.Status)
+		}
+		if h := upstream.seen(); h.Get("X-Auth-User-Id") != "2" || h.Get("X-Auth-Email") != "" || h.Get("X-Auth-Roles") != "" {
+			t.Errorf("%s: client-sent identity headers reached the app: user %q email %q roles %q",
+				name, h.Get("X-Auth-User-Id"), h.Get("X-Auth-Email"), h.Get("X-Auth-Roles"))
+		}
+
+		denied("no session", get(base+"/"), http.StatusUnauthorized)
+		denied("forged identity header without a session", get(base+"/", "X-Auth-User-Id", "1"), http.StatusUnauthorized)
+		denied("malformed session", get(base+"/", "Cookie", "session_id=nope"), http.StatusUnauthorized)
+		testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil, testenv.Bearer(bob)...)
+		denied("revoked session", get(base+"/", "Cookie", "session_id="+bob), http.StatusUnauthorized)
+	}
+
+	// Caddy uses /v1/auth/redirect: a browser without a session goes to login.
+	hits := upstream.hits.Load()
+	r := get(proxies["caddy"]+"/orders?id=3", "Accept", "text/html")
+	if r.Status != http.StatusFound {
+		t.Errorf("caddy: browser without a session: %d; want 302", r.Status)
+	} else if u, err := url.Parse(r.Header.Get("Location")); err != nil || u.Host != "login.example.com" ||
+		u.Query().Get("rd") != "http://"+caddyListen+"/orders?id=3" {
+		t.Errorf("caddy: Location = %q; want the login URL with rd=http://%s/orders?id=3", r.Header.Get("Location"), caddyListen)
+	}
+	if upstream.hits.Load() != hits {
+		t.Error("caddy: the app was reached by a redirected request")
+	}
+
+	// Deactivation: 403 through both.
+	carol, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	testenv.PutUser(t, rep.URL, 1, map[string]any{"username": "alice", "is_active": false})
+	for name, base := range proxies {
+		hits := upstream.hits.Load()
+		if r := get(base+"/", "Cookie", "session_id="+carol); r.Status != http.StatusForbidden || upstream.hits.Load() != hits {
+			t.Errorf("%s: deactivated user: %d (app reached: %v); want 403", name, r.Status, upstream.hits.Load() != hits)
+		}
+	}
+
+	// Gateway stopped: both proxies fail closed.
+	testenv.PutUser(t, rep.URL, 1, map[string]any{"username": "alice"})
+	dave, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	rep.Stop(t)
+	for name, base := range proxies {
+		hits := upstream.hits.Load()
+		r := get(base+"/", "Cookie", "session_id="+dave)
+		if r.Status < 500 || upstream.hits.Load() != hits {
+			t.Errorf("%s: gateway stopped: %d (app reached: %v); want a 5xx and no app", name, r.Status, upstream.hits.Load() != hits)
+		}
+	}
+}
