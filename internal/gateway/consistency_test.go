@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/faultproxy"
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
@@ -394,12 +396,7 @@ func TestPropertyLostInvalidation(t *testing.T) {
 // 401), nothing is deleted; with both stores cut, 503.
 func TestPropertyPostgresOutageIsNotALogout(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
-	redisProxy := testenv.Proxy(t, srv.Addr())
-	cfg := testenv.Config(t)
-	pgURL, pgProxy := testenv.ProxyURL(t, cfg.DatabaseURL)
-	cfg.DatabaseURL, cfg.RedisURL = pgURL, "redis://"+redisProxy.Addr()+"/0"
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+	rep, pgProxy, redisProxy := startBehindProxies(t, nil)
 	user(t, rep.URL, 1, "alice")
 	cached, _ := testenv.NewSession(t, rep.URL, 1, false, "")
 	uncached, _ := testenv.NewSession(t, rep.URL, 1, false, "")
@@ -423,13 +420,7 @@ func TestPropertyPostgresOutageIsNotALogout(t *testing.T) {
 	// Within the trust window the in-process copy may still answer (no
 	// revocation can commit while Postgres is down); once the replica stops
 	// hearing its heartbeats it cannot tell, and says so.
-	deadline := time.Now().Add(10 * time.Second)
-	for rep.Gateway.Trusted() {
-		if time.Now().After(deadline) {
-			t.Fatal("the replica kept trusting its caches with Redis cut")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntrusted(t, rep)
 	wantStatus(t, "both down, cached session", auth(t, rep.URL, cached), http.StatusServiceUnavailable)
 	wantStatus(t, "both down, uncached session", auth(t, rep.URL, uncached), http.StatusServiceUnavailable)
 
@@ -530,13 +521,7 @@ func TestPropertyStoreLookupsAreCapped(t *testing.T) {
 // gets 503; one revoked before the outage is not brought back by its copy.
 func TestPropertyPostgresOutageGrace(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
-	redisProxy := testenv.Proxy(t, srv.Addr())
-	cfg := testenv.Config(t)
-	pgURL, pgProxy := testenv.ProxyURL(t, cfg.DatabaseURL)
-	cfg.DatabaseURL, cfg.RedisURL = pgURL, "redis://"+redisProxy.Addr()+"/0"
-	cfg.DBOutageGrace = time.Minute
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+	rep, pgProxy, redisProxy := startBehindProxies(t, func(c *config.Config) { c.DBOutageGrace = time.Minute })
 	user(t, rep.URL, 1, "alice")
 	confirmed, _ := testenv.NewSession(t, rep.URL, 1, false, "")
 	never, _ := testenv.NewSession(t, rep.URL, 1, false, "")
@@ -547,13 +532,7 @@ func TestPropertyPostgresOutageGrace(t *testing.T) {
 
 	pgProxy.SetMode(faultproxyCut)
 	redisProxy.SetMode(faultproxyCut)
-	deadline := time.Now().Add(10 * time.Second)
-	for rep.Gateway.Trusted() {
-		if time.Now().After(deadline) {
-			t.Fatal("the replica kept trusting its caches with Redis cut")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntrusted(t, rep)
 	wantStatus(t, "confirmed within the grace", auth(t, rep.URL, confirmed), http.StatusOK)
 	wantStatus(t, "never confirmed", auth(t, rep.URL, never), http.StatusServiceUnavailable)
 	if s := auth(t, rep.URL, revoked).Status; s == http.StatusOK {
@@ -575,5 +554,33 @@ func TestRateLimitSparesValidSessions(t *testing.T) {
 		if s := auth(t, rep.URL, tok).Status; s != http.StatusOK {
 			t.Fatalf("valid uncached session %d from one address: %d; want 200", i, s)
 		}
+	}
+}
+
+// startBehindProxies starts a replica whose Postgres and Redis (its own
+// redis-server) are reached through fault proxies.
+func startBehindProxies(t *testing.T, mod func(*config.Config)) (rep *testenv.Replica, pg, rd *faultproxy.Proxy) {
+	t.Helper()
+	srv := testenv.StartRedisServer(t)
+	rd = testenv.Proxy(t, srv.Addr())
+	cfg := testenv.Config(t)
+	cfg.DatabaseURL, pg = testenv.ProxyURL(t, cfg.DatabaseURL)
+	cfg.RedisURL = "redis://" + rd.Addr() + "/0"
+	if mod != nil {
+		mod(&cfg)
+	}
+	return testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour}), pg, rd
+}
+
+// waitUntrusted waits until the replica stops trusting its caches (its
+// Redis is cut).
+func waitUntrusted(t *testing.T, rep *testenv.Replica) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for rep.Gateway.Trusted() {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica kept trusting its caches with Redis cut")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
