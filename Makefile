@@ -35,7 +35,8 @@ test-short: services
 
 ## bench: /v1/auth against same-run baselines; writes BENCHMARKS.md (BENCH_DURATION, default 10s each)
 bench: services
-	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
+	@missing=""; for p in wrk nginx; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/
 

@@ -59,6 +59,8 @@ type result struct {
 	cpu                   time.Duration // this process's CPU time during the run
 	pgQueries, redisCalls int64
 	distinct              int64 // distinct sessions looked up in Postgres (cold start)
+	gatewayAuths          int64 // /v1/auth answers the gateway itself counted
+	appHits               int64 // requests the app behind a proxy received
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }

@@ -35,6 +35,7 @@ type options struct {
 	connections int
 	sessions    int
 	out         string
+	nginxConf   string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -51,6 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&o.connections, "connections", 50, "concurrent keep-alive connections")
 	fs.IntVar(&o.sessions, "sessions", 100_000, "sessions in the data set (all cached in the warm scenario)")
 	fs.StringVar(&o.out, "out", "", "also write the report to this file (BENCHMARKS.md)")
+	fs.StringVar(&o.nginxConf, "nginx-conf", "deploy/nginx/sessiongw.conf", "the nginx configuration measured in the nginx scenario")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

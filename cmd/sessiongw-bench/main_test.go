@@ -20,7 +20,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 		t.Fatalf("wrk is not installed (apt-get install wrk; .ci/run does): %v", err)
 	}
 	redisURL, _ := testenv.Redis(t)
-	o := options{databaseURL: testenv.Postgres(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000}
+	o := options{databaseURL: testenv.Postgres(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000,
+		nginxConf: "../../deploy/nginx/sessiongw.conf"}
 	ctx := context.Background()
 	b, err := newBench(ctx, o)
 	if err != nil {
@@ -31,8 +32,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 8 {
-		t.Fatalf("rows = %d; want 8", len(rows))
+	if len(rows) != 10 {
+		t.Fatalf("rows = %d; want 10", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
@@ -50,15 +51,28 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if fr := rows[2].res; fr.requests == 0 || fr.pgQueries > 100+int64(50*(fr.duration.Seconds()+1))+20 {
 		t.Errorf("flood: %d valid requests; %d Postgres queries in %s; want the rate limit to bound them", fr.requests, fr.pgQueries, fr.duration)
 	}
-	if pg, rd := perReq(4); pg != 0 || rd < 0.99 || rd > 1.05 {
+	// Through nginx: every request was an auth subrequest answered from the
+	// warm in-process cache.
+	if pg, rd := perReq(4); pg != 0 || rd > 0.001 || !rows[3].isBaseline {
+		t.Errorf("through nginx: %.4f Postgres queries and %.4f Redis commands per request; want none", pg, rd)
+	}
+	if r := rows[4].res; r.appHits < r.requests {
+		t.Errorf("through nginx: the app behind nginx received %d of %d requests (did the load bypass nginx?)", r.appHits, r.requests)
+	}
+	for _, i := range []int{1, 4} { // direct, and through nginx: every request reached the gateway
+		if r := rows[i].res; r.gatewayAuths < r.requests {
+			t.Errorf("%s: the gateway answered %d of %d requests", rows[i].name, r.gatewayAuths, r.requests)
+		}
+	}
+	if pg, rd := perReq(6); pg != 0 || rd < 0.99 || rd > 1.05 {
 		t.Errorf("Redis hit: %.4f Postgres queries and %.4f Redis commands per request; want 0 and 1", pg, rd)
 	}
-	if pg, _ := perReq(6); pg < 0.99 || pg > 1.01 {
+	if pg, _ := perReq(8); pg < 0.99 || pg > 1.01 {
 		t.Errorf("caches off: %.4f Postgres queries per request; want 1", pg)
 	}
 	// Each distinct session requested costs one query; a short run may not
 	// request all 1,000.
-	if q, d := rows[7].res.pgQueries, rows[7].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	if q, d := rows[9].res.pgQueries, rows[9].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

@@ -59,13 +59,23 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	flooded, err := b.measure(ctx, gw, all, b.o.connections, b.o.duration)
 	cancelFlood()
 	<-floodDone
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	floodRow := row{name: "/v1/auth valid traffic (as above) while a second wrk floods random well-formed tokens", res: flooded}
+
+	// 1c. Through real nginx auth_request, same warm gateway.
+	fmt.Fprintln(os.Stderr, "nginx")
+	nginxRows, err := b.throughNginx(ctx, gw, all)
 	gw.stop()
 	if err != nil {
 		return nil, err
 	}
-	rows = append(rows, row{name: "/v1/auth valid traffic (as above) while a second wrk floods random well-formed tokens", res: flooded,
-		note: fmt.Sprintf("valid-traffic p99 %.2f x its no-flood value; the flood got 401/503, and its %d Postgres queries (all the Postgres queries in that row) were bounded by SESSIONGW_RATE_LIMIT=%v per address; both load generators share 127.0.0.1 and the CPUs",
-			float64(flooded.p99)/float64(max(pair[1].res.p99, time.Microsecond)), flooded.pgQueries, benchRateLimit)})
+	floodRow.note = fmt.Sprintf("valid-traffic p99 %.2f x its no-flood value; the flood got 401/503, and its %d Postgres queries (all the Postgres queries in that row) were bounded by SESSIONGW_RATE_LIMIT=%v per address; both load generators share 127.0.0.1 and the CPUs",
+		float64(flooded.p99)/float64(max(pair[1].res.p99, time.Microsecond)), flooded.pgQueries, benchRateLimit)
+	rows = append(rows, floodRow)
+	rows = append(rows, nginxRows...)
 
 	// 2. Redis hit, in-process cache off (Redis was filled above).
 	fmt.Fprintln(os.Stderr, "redis hit")
@@ -159,13 +169,20 @@ func (b *bench) compare(ctx context.Context, baseName string, baseline http.Hand
 
 // measure loads the gateway and attributes its Postgres and Redis calls.
 func (b *bench) measure(ctx context.Context, gw *gatewayUnderTest, tokens string, c int, d time.Duration) (result, error) {
-	pg0, rd0 := gw.counters.pgQueries.Load(), gw.counters.redisCommands.Load()
-	res, err := b.load(ctx, gw.url, tokens, c, d)
+	return b.measureAt(ctx, gw, gw.url, tokens, c, d)
+}
+
+// measureAt loads url (the gateway, or a proxy in front of it) and
+// attributes the gateway's Postgres and Redis calls.
+func (b *bench) measureAt(ctx context.Context, gw *gatewayUnderTest, url, tokens string, c int, d time.Duration) (result, error) {
+	pg0, rd0, auth0 := gw.counters.pgQueries.Load(), gw.counters.redisCommands.Load(), gw.authRequests()
+	res, err := b.load(ctx, url, tokens, c, d)
 	if err != nil {
 		return res, err
 	}
 	res.pgQueries = gw.counters.pgQueries.Load() - pg0
 	res.redisCalls = gw.counters.redisCommands.Load() - rd0
+	res.gatewayAuths = gw.authRequests() - auth0
 	if res.non2xx > 0 || res.socketErrors > 0 {
 		return res, fmt.Errorf("%d non-2xx answers and %d socket errors: the measurement is not valid", res.non2xx, res.socketErrors)
 	}

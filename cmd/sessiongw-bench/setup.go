@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,6 +233,24 @@ type gatewayUnderTest struct {
 	url      string
 	counters *counters
 	stop     func()
+}
+
+// authRequests reads the gateway's own count of answered /v1/auth requests
+// from its metrics, so a measurement can show that traffic really went
+// through it (and not around it).
+func (g *gatewayUnderTest) authRequests() int64 {
+	rec := httptest.NewRecorder()
+	g.g.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	var n int64
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasPrefix(line, `sessiongw_http_requests_total{`) && strings.Contains(line, `route="/v1/auth"`) {
+			if f := strings.Fields(line); len(f) == 2 {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				n += int64(v)
+			}
+		}
+	}
+	return n
 }
 
 func randHex(n int) string {
