@@ -193,3 +193,17 @@ func handleCleanup(svc *session.Service) echo.HandlerFunc {
 		return c.JSON(http.StatusOK, map[string]int{"deleted": n})
 	}
 }
+
+func handleUserStats(svc *session.Service) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := userIDParam(c)
+		if err != nil {
+			return err
+		}
+		st, err := svc.UserStats(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, st)
+	}
+}

@@ -67,6 +67,7 @@ func New(cfg Config) *echo.Echo {
 	e.GET("/v1/session/all", handleListOwn(svc, cookie))
 	e.DELETE("/v1/session/all/:id", handleRevokeOwn(svc, cookie))
 	e.DELETE("/v1/session/others", handleRevokeOthers(svc, cookie))
+	e.GET("/v1/session/stats", handleOwnStats(svc, cookie))
 
 	admin := e.Group("/v1/admin", requireAdmin(cfg.AdminToken))
 	admin.PUT("/users/:user_id", handlePutUser(svc))
@@ -74,6 +75,7 @@ func New(cfg Config) *echo.Echo {
 	admin.DELETE("/users/:user_id", handleDeleteUser(svc))
 	admin.GET("/users/:user_id/sessions", handleListUserSessions(svc))
 	admin.POST("/users/:user_id/sessions/revoke", handleRevokeUserSessions(svc))
+	admin.GET("/users/:user_id/stats", handleUserStats(svc))
 	admin.POST("/sessions", handleCreateSession(svc))
 	admin.DELETE("/sessions/:id", handleRevokeSession(svc))
 	admin.POST("/cleanup", handleCleanup(svc))

@@ -117,3 +117,18 @@ func handleRevokeOthers(svc *session.Service, cookieName string) echo.HandlerFun
 }
 
 func noStore(c echo.Context) { c.Response().Header().Set("Cache-Control", "no-store") }
+
+func handleOwnStats(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		st, err := svc.OwnStats(c.Request().Context(), t)
+		if err != nil {
+			return err
+		}
+		noStore(c)
+		return c.JSON(http.StatusOK, st)
+	}
+}

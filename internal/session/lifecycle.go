@@ -243,3 +243,29 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// OwnStats summarises the active sessions of the holder of t.
+func (s *Service) OwnStats(ctx context.Context, t Token) (Stats, error) {
+	r, err := s.Validate(ctx, t, "")
+	if err != nil {
+		return Stats{}, err
+	}
+	st, err := s.store.SessionStats(ctx, r.User.ID, s.now())
+	if err != nil {
+		return Stats{}, fmt.Errorf("session stats: %w", err)
+	}
+	return st, nil
+}
+
+// UserStats summarises a user's active sessions; ErrUserNotFound for an
+// unknown user.
+func (s *Service) UserStats(ctx context.Context, userID int64) (Stats, error) {
+	if _, err := s.GetUser(ctx, userID); err != nil {
+		return Stats{}, err
+	}
+	st, err := s.store.SessionStats(ctx, userID, s.now())
+	if err != nil {
+		return Stats{}, fmt.Errorf("session stats: %w", err)
+	}
+	return st, nil
+}

@@ -42,6 +42,20 @@ type Store interface {
 	// DeleteExpired deletes up to limit sessions that expired at or before
 	// now and returns their hashes.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Hash, error)
+	// SessionStats summarises the user's sessions that expire after now,
+	// computed by the store (no session is loaded into memory).
+	SessionStats(ctx context.Context, userID int64, now time.Time) (Stats, error)
+}
+
+// Stats summarises a user's active sessions. The times are nil when the
+// user has no active session.
+type Stats struct {
+	ActiveSessions    int        `json:"active_sessions"`
+	DistinctDevices   int        `json:"distinct_devices"`   // user agents
+	DistinctAddresses int        `json:"distinct_addresses"` // client addresses
+	OldestSessionAt   *time.Time `json:"oldest_session_at"`
+	NewestSessionAt   *time.Time `json:"newest_session_at"`
+	LastActivityAt    *time.Time `json:"last_activity_at"`
 }
 
 // Lease is the right to fill the shared cache after a miss; empty means
