@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/nginxrun"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
 
@@ -69,51 +70,14 @@ func deployFile(t *testing.T, path string, repl ...string) string {
 
 func startNginx(t *testing.T, gatewayAddr, appAddr string) string {
 	t.Helper()
-	if _, err := exec.LookPath("nginx"); err != nil {
-		t.Fatalf("nginx is not installed (apt-get install nginx; .ci/run does): %v", err)
-	}
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
 	site := deployFile(t, "../../deploy/nginx/sessiongw.conf",
 		"127.0.0.1:8080", gatewayAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8000", listen)
-	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644); err != nil {
-		t.Fatal(err)
+	stop, err := nginxrun.Start(t.TempDir(), site, listen)
+	if err != nil {
+		t.Fatalf("%v (.ci/run installs nginx)", err)
 	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	main := fmt.Sprintf(`%s
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    include %[2]s/site.conf;
-}
-`, user, dir)
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("nginx", "-t", "-p", dir, "-c", conf).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command("nginx", "-p", dir, "-c", conf, "-g", "daemon off;")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitListening(t, listen, func() string { b, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(b) })
+	t.Cleanup(stop)
 	return "http://" + listen
 }
 

@@ -244,32 +244,28 @@ func (s *Service) storeRestore(ctx context.Context, h Hash) (Restored, error) {
 
 // fillGrace records a copy just confirmed by the store (see Options.Grace).
 func (s *Service) fillGrace(h Hash, r Restored, epoch uint64) {
-	if s.grace == nil {
-		return
-	}
-	ttl := min(s.graceTTL, r.Session.ExpiresAt.Sub(s.now()))
-	if ttl <= 0 || s.epoch.Load() != epoch {
-		return
-	}
-	s.grace.Set(h, r, ttl)
-	if s.epoch.Load() != epoch {
-		s.grace.Delete([]Hash{h})
-	}
+	s.fillIfCurrent(s.grace, s.graceTTL, h, r, epoch)
 }
 
 func (s *Service) fillLocal(h Hash, r Restored, epoch uint64) {
-	if s.local == nil {
+	s.fillIfCurrent(s.local, s.localTTL, h, r, epoch)
+}
+
+// fillIfCurrent puts r in c for at most ttl, never past the session's
+// expiry, unless an invalidation happened since the lookup began (epoch).
+func (s *Service) fillIfCurrent(c LocalCache, ttl time.Duration, h Hash, r Restored, epoch uint64) {
+	if c == nil {
 		return
 	}
-	ttl := min(s.localTTL, r.Session.ExpiresAt.Sub(s.now()))
+	ttl = min(ttl, r.Session.ExpiresAt.Sub(s.now()))
 	if ttl <= 0 || s.epoch.Load() != epoch {
 		return
 	}
-	s.local.Set(h, r, ttl)
+	c.Set(h, r, ttl)
 	// An invalidation that raced with the Set may have run before it:
 	// undo the fill rather than keep a copy nobody will drop.
 	if s.epoch.Load() != epoch {
-		s.local.Delete([]Hash{h})
+		c.Delete([]Hash{h})
 	}
 }
 
