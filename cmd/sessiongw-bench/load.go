@@ -61,6 +61,7 @@ type result struct {
 	distinct              int64 // distinct sessions looked up in Postgres (cold start)
 	gatewayAuths          int64 // /v1/auth answers the gateway itself counted
 	appHits               int64 // requests the app behind a proxy received
+	churn                 int64 // logouts, revokes and logins (realistic mix)
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }

@@ -36,7 +36,10 @@ type bench struct {
 	prefix   string
 	dsn      string // with search_path set to the schema
 	tokens   []string
+	ids      []string // public session ids, by token index
 	tokenDir string
+	// nextVictim is the next reserve session the mix logs out (see mix.go).
+	nextVictim int
 	admin    *pgx.Conn
 	rdb      *goredis.Client
 	extra    []string // facts printed under the table
@@ -91,6 +94,7 @@ func (b *bench) seed(ctx context.Context) error {
 	now := time.Now()
 	rows := make([][]any, b.o.sessions)
 	b.tokens = make([]string, b.o.sessions)
+	b.ids = make([]string, b.o.sessions)
 	for i := range rows {
 		tok, err := session.NewToken()
 		if err != nil {
@@ -98,7 +102,9 @@ func (b *bench) seed(ctx context.Context) error {
 		}
 		b.tokens[i] = tok.Reveal()
 		h := tok.Hash()
-		rows[i] = []any{h[:], uuid.New(), int64(i%1000 + 1), now, now.Add(24 * time.Hour), now,
+		id := uuid.New()
+		b.ids[i] = id.String()
+		rows[i] = []any{h[:], id, int64(i%1000 + 1), now, now.Add(24 * time.Hour), now,
 			"192.0.2.1", "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0", false}
 	}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"sessions"}, []string{"token_hash", "public_id", "user_id", "created_at",
@@ -191,6 +197,9 @@ func isBackground(cmd goredis.Cmder) bool {
 // benchRateLimit is the production default of SESSIONGW_RATE_LIMIT.
 const benchRateLimit = 50
 
+// benchAdminToken guards the admin API of the gateways under test.
+const benchAdminToken = "bench-admin-token-0123456789"
+
 // startGateway runs a gateway on 127.0.0.1:0 with local cache TTL localTTL
 // (0 = off) and, when noShared, no Redis cache.
 func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShared bool) (*gatewayUnderTest, error) {
@@ -200,7 +209,7 @@ func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShar
 		CacheTTL: 10 * time.Minute, LocalCacheTTL: localTTL, LocalCacheSize: b.o.sessions + 1000,
 		SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour, CookieName: "session_id",
 		RedisPrefix: b.prefix, AutoMigrate: false, InvalidationTimeout: time.Second,
-		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, AuthHeaders: "sessiongw", LogLevel: "warn", LogFormat: "json",
+		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, AuthHeaders: "sessiongw", AdminToken: benchAdminToken, LogLevel: "warn", LogFormat: "json",
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	gctx, cancel := context.WithCancel(ctx)

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The realistic mix: wrk validates tokens drawn from a Zipf distribution
+// over the rotation (every session but the reserve), while a churn loop
+// keeps logouts/revokes and logins each at mixChurn of the gateway's
+// /v1/auth answers. Logouts and revokes take sessions from the reserve:
+// they are cached like every other session, but a client that logged out
+// stops sending its cookie, so wrk never asks for them again. Every new
+// session is validated once, as a browser does right after its login.
+const (
+	mixChurn = 0.005 // of /v1/auth answers, for logouts+revokes and for logins
+	zipfS    = 1.1   // Zipf exponent of token popularity
+	zipfDraw = 200_000
+)
+
+// rotation is the number of sessions wrk requests; the rest are the reserve.
+func (b *bench) rotation() int { return len(b.tokens) - len(b.tokens)/10 }
+
+// zipfFile writes zipfDraw tokens drawn from the rotation with Zipf
+// popularity; wrk's uniform pick from this file yields the same law.
+func (b *bench) zipfFile() (string, error) {
+	path := filepath.Join(b.tokenDir, "tokens-zipf.txt")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	z := rand.NewZipf(r, zipfS, 1, uint64(b.rotation()-1))
+	var buf strings.Builder
+	for range zipfDraw {
+		buf.WriteString(b.tokens[z.Uint64()])
+		buf.WriteByte('\n')
+	}
+	return path, os.WriteFile(path, []byte(buf.String()), 0o600)
+}
+
+// churnStats is what one churn loop did.
+type churnStats struct {
+	logouts, revokes, logins int64
+	revoked                  []int // indexes into b.tokens, checked afterwards
+	errors                   []string
+}
+
+// churn runs until ctx ends, drawing victims from b.reserve.
+func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
+	st := &churnStats{}
+	client := &http.Client{Timeout: 10 * time.Second}
+	start := gw.authRequests()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return st
+		case <-tick.C:
+		}
+		want := int64(float64(gw.authRequests()-start) * mixChurn)
+		for st.logouts+st.revokes < want && ctx.Err() == nil {
+			i, ok := b.takeVictim()
+			if !ok {
+				st.errors = append(st.errors, "the reserve of sessions to log out ran out")
+				break
+			}
+			var err error
+			if (st.logouts+st.revokes)%2 == 0 {
+				err = b.call(client, http.MethodDelete, gw.url+"/v1/session", b.tokens[i], nil, http.StatusNoContent, nil)
+				st.logouts++
+			} else {
+				err = b.call(client, http.MethodDelete, gw.url+"/v1/admin/sessions/"+b.ids[i], "", nil, http.StatusNoContent, nil)
+				st.revokes++
+			}
+			if err != nil {
+				st.errors = append(st.errors, err.Error())
+			}
+			st.revoked = append(st.revoked, i)
+		}
+		for st.logins < want && ctx.Err() == nil {
+			var created struct {
+				Token string `json:"token"`
+			}
+			body := map[string]any{"user_id": st.logins%1000 + 1, "ip_address": "192.0.2.7", "user_agent": "sessiongw-bench"}
+			if err := b.call(client, http.MethodPost, gw.url+"/v1/admin/sessions", "", body, http.StatusCreated, &created); err != nil {
+				st.errors = append(st.errors, err.Error())
+			} else if err := b.call(client, http.MethodGet, gw.url+"/v1/auth", created.Token, nil, http.StatusOK, nil); err != nil {
+				st.errors = append(st.errors, "new session: "+err.Error())
+			}
+			st.logins++
+		}
+	}
+}
+
+// verifyRevoked checks, after the load, that no logged-out or revoked
+// session of the run is accepted.
+func (b *bench) verifyRevoked(gw *gatewayUnderTest, st *churnStats) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, i := range st.revoked {
+		if err := b.call(client, http.MethodGet, gw.url+"/v1/auth", b.tokens[i], nil, http.StatusUnauthorized, nil); err != nil {
+			st.errors = append(st.errors, "revoked session: "+err.Error())
+		}
+	}
+}
+
+var victimMu sync.Mutex
+
+// takeVictim hands out reserve sessions, each once per bench.
+func (b *bench) takeVictim() (int, bool) {
+	victimMu.Lock()
+	defer victimMu.Unlock()
+	if b.nextVictim == 0 {
+		b.nextVictim = b.rotation()
+	}
+	if b.nextVictim >= len(b.tokens) {
+		return 0, false
+	}
+	b.nextVictim++
+	return b.nextVictim - 1, true
+}
+
+// call sends one request (bearer token or the admin token) and checks the
+// status.
+func (b *bench) call(client *http.Client, method, url, token string, body any, want int, out any) error {
+	var rd *bytes.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+benchAdminToken)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d, want %d", method, url, resp.StatusCode, want)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// mix measures the realistic mix on gw while the churn loop runs.
+func (b *bench) mix(ctx context.Context, gw *gatewayUnderTest, tokens string) (result, *churnStats, error) {
+	cctx, cancel := context.WithCancel(ctx)
+	var st *churnStats
+	done := make(chan struct{})
+	go func() { st = b.churn(cctx, gw); close(done) }()
+	res, err := b.measure(ctx, gw, tokens, b.o.connections, b.o.duration)
+	cancel()
+	<-done
+	b.verifyRevoked(gw, st)
+	return res, st, err
+}
+
+// mixPair runs the mix with caches off (the baseline) and on, each on a
+// fresh gateway. warmP99 is the warm-cache p99 of this run (the target
+// compares with it).
+func (b *bench) mixPair(ctx context.Context, warmP99 time.Duration) ([]row, error) {
+	zipf, err := b.zipfFile()
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, cached := range []bool{false, true} {
+		localTTL := time.Duration(0)
+		if cached {
+			localTTL = time.Minute
+		}
+		gw, err := b.startGateway(ctx, localTTL, !cached)
+		if err != nil {
+			return nil, err
+		}
+		res, st, err := b.mix(ctx, gw, zipf)
+		gw.stop()
+		if err != nil {
+			return nil, err
+		}
+		if len(st.errors) > 0 {
+			return nil, fmt.Errorf("realistic mix: %d errors, first: %s", len(st.errors), st.errors[0])
+		}
+		res.churn = st.logouts + st.revokes + st.logins
+		churn := fmt.Sprintf("%d logouts, %d admin revokes and %d logins (each new session validated once) during the run; every logged-out or revoked session was refused afterwards",
+			st.logouts, st.revokes, st.logins)
+		if !cached {
+			rows = append(rows, row{name: "the same mix, caches off (Postgres every request)", isBaseline: true, res: res, note: churn})
+			continue
+		}
+		noPG := 1 - float64(res.pgQueries)/float64(max(res.gatewayAuths, 1))
+		rows = append(rows, row{name: fmt.Sprintf("realistic mix: Zipf(s=%.1f) tokens over %d sessions, %.1f%% logouts/revokes and %.1f%% logins; in-process cache starts empty, Redis warm",
+			zipfS, b.rotation(), mixChurn*100, mixChurn*100), res: res,
+			note: fmt.Sprintf("%.4f of /v1/auth answers needed no Postgres query; p99 %.2f x the warm-cache p99; %s", noPG,
+				float64(res.p99)/float64(max(warmP99, time.Microsecond)), churn)})
+	}
+	return rows, nil
+}
