@@ -40,9 +40,9 @@ type bench struct {
 	tokenDir string
 	// nextVictim is the next reserve session the mix logs out (see mix.go).
 	nextVictim int
-	admin    *pgx.Conn
-	rdb      *goredis.Client
-	extra    []string // facts printed under the table
+	admin      *pgx.Conn
+	rdb        *goredis.Client
+	extra      []string // facts printed under the table
 }
 
 func newBench(ctx context.Context, o options) (*bench, error) {
