@@ -36,6 +36,7 @@ type options struct {
 	sessions    int
 	out         string
 	nginxConf   string
+	profileDir  string // CPU and allocation profiles of each gateway measurement
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -53,6 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&o.sessions, "sessions", 100_000, "sessions in the data set (all cached in the warm scenario)")
 	fs.StringVar(&o.out, "out", "", "also write the report to this file (BENCHMARKS.md)")
 	fs.StringVar(&o.nginxConf, "nginx-conf", "deploy/nginx/sessiongw.conf", "the nginx configuration measured in the nginx scenario")
+	fs.StringVar(&o.profileDir, "profile", "", "write pprof CPU and allocation profiles of each gateway measurement into this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

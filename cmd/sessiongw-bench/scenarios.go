@@ -168,7 +168,14 @@ func (b *bench) compare(ctx context.Context, baseName string, baseline http.Hand
 	if err != nil {
 		return nil, err
 	}
+	stopProfile, err := b.startProfile(name)
+	if err != nil {
+		return nil, err
+	}
 	res, err := b.measure(ctx, gw, tokens, b.o.connections, b.o.duration)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return nil, err
 	}

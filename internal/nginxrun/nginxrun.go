@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -52,10 +53,26 @@ http {
 		return nil, fmt.Errorf("nginx -t: %v\n%s", err, out)
 	}
 	cmd := exec.Command("nginx", "-p", dir, "-c", conf, "-g", "daemon off;")
+	// Its own process group, so that stop reaches the workers too (killing
+	// the master alone orphans them), and a fast shutdown should this
+	// process die first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	stop = func() {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM) // nginx: fast shutdown
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-exited
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // any worker still draining
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", listen, 200*time.Millisecond)
