@@ -17,7 +17,8 @@ type Writer interface {
 }
 
 // Batcher implements session.ActivitySink. Each session is written at most
-// once per MinGap; pending updates are flushed every Interval and on Close.
+// once per MinGap (with the time of the first request of that window);
+// pending updates are flushed every Interval and on Close.
 type Batcher struct {
 	w        Writer
 	log      *slog.Logger
@@ -27,34 +28,33 @@ type Batcher struct {
 
 	mu      sync.Mutex
 	pending map[string]time.Time
-	written map[string]time.Time // last write per session, pruned after minGap
-	// recent mirrors written for a lock-free check on the request path:
-	// most requests come from a session written less than minGap ago.
-	recent sync.Map // string → time.Time
+	// recent holds, per session, when it was last scheduled for a write:
+	// the request path checks it without the mutex, and almost every
+	// request finds its session there and returns.
+	recent recentSet
 }
 
 var _ session.ActivitySink = (*Batcher)(nil)
 
 // New returns a Batcher. onFlush, when non-nil, is told each batch's size.
 func New(w Writer, interval, minGap time.Duration, log *slog.Logger, onFlush func(n int, err error)) *Batcher {
-	return &Batcher{
-		w: w, log: log, interval: interval, minGap: minGap, onFlush: onFlush,
-		pending: map[string]time.Time{}, written: map[string]time.Time{},
-	}
+	b := &Batcher{w: w, log: log, interval: interval, minGap: minGap, onFlush: onFlush, pending: map[string]time.Time{}}
+	b.recent.init()
+	return b
 }
 
 // Touch implements session.ActivitySink.
 func (b *Batcher) Touch(id string, at time.Time) {
-	if last, ok := b.recent.Load(id); ok && at.Sub(last.(time.Time)) < b.minGap {
+	k, now := b.recent.key(id), at.UnixNano()
+	if last, ok := b.recent.get(k); ok && now-last < int64(b.minGap) {
 		return
 	}
 	b.mu.Lock()
-	if last, ok := b.written[id]; !ok || at.Sub(last) >= b.minGap {
-		if prev, ok := b.pending[id]; !ok || at.After(prev) {
-			b.pending[id] = at
-		}
+	if prev, ok := b.pending[id]; !ok || at.After(prev) {
+		b.pending[id] = at
 	}
 	b.mu.Unlock()
+	b.recent.put(k, now)
 }
 
 // Pending returns how many sessions wait to be written.
@@ -111,16 +111,9 @@ func (b *Batcher) Flush(ctx context.Context) {
 	}
 	var newest time.Time
 	for _, t := range batch {
-		b.written[t.SessionID] = t.At
-		b.recent.Store(t.SessionID, t.At)
 		if t.At.After(newest) {
 			newest = t.At
 		}
 	}
-	for id, at := range b.written {
-		if newest.Sub(at) >= b.minGap {
-			delete(b.written, id)
-			b.recent.Delete(id)
-		}
-	}
+	b.recent.prune(newest.UnixNano() - int64(b.minGap))
 }
