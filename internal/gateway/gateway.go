@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Store: g.store, Shared: shared, Local: local, Grace: grace, OutageGrace: cfg.DBOutageGrace,
 		Bus: g.bus, Outbox: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
+		Render:     httpapi.IdentityRenderer(cfg.AuthHeaders),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,

@@ -9,11 +9,19 @@ import (
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
+// Header values shared by every answer: one-element slices with no spare
+// capacity, which net/http only reads (an Add elsewhere would copy them).
+var (
+	noStoreValue = []string{"no-store"}
+	retryAfter   = []string{retryAfterSeconds}
+	zeroLength   = []string{"0"}
+)
+
 // authDecision runs the per-request check and reports the status to send:
 // 200 (identity headers written), 401, 403 or 503 (Retry-After written).
 func authDecision(c echo.Context, svc *session.Service, cookieName string, headers []identityHeader, log *slog.Logger) int {
 	h := c.Response().Header()
-	h["Cache-Control"] = []string{"no-store"}
+	h["Cache-Control"] = noStoreValue
 	t, err := tokenFrom(c.Request(), cookieName)
 	var r session.Restored
 	if err == nil {
@@ -28,7 +36,7 @@ func authDecision(c echo.Context, svc *session.Service, cookieName string, heade
 				log.Error("auth check failed", "err", err)
 			}
 			status = http.StatusServiceUnavailable
-			h["Retry-After"] = []string{retryAfterSeconds}
+			h["Retry-After"] = retryAfter
 		}
 		return status
 	}
@@ -43,7 +51,7 @@ func authDecision(c echo.Context, svc *session.Service, cookieName string, heade
 func handleAuth(svc *session.Service, cookieName string, headers []identityHeader, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		status := authDecision(c, svc, cookieName, headers, log)
-		c.Response().Header()["Content-Length"] = []string{"0"}
+		c.Response().Header()["Content-Length"] = zeroLength
 		c.Response().WriteHeader(status)
 		return nil
 	}

@@ -52,21 +52,63 @@ func IdentityHeaderNames(set string) []string {
 	return out
 }
 
-func writeIdentity(h http.Header, set []identityHeader, r session.Restored) {
-	for _, ih := range set {
-		var v string
-		switch ih.field {
-		case fieldUserID:
-			v = strconv.FormatInt(r.User.ID, 10)
-		case fieldUsername:
-			v = r.User.Username
-		case fieldEmail:
-			v = r.User.Email
-		case fieldRoles:
-			v = strings.Join(r.User.Roles, ",")
-		case fieldSessionID:
-			v = r.Session.ID
+// renderedIdentity is a header set's values for one session, rendered
+// once when the session is cached in process (see IdentityRenderer).
+type renderedIdentity struct {
+	set  *identityHeader // the set rendered (its first header)
+	vals []string        // one value per header of the set
+}
+
+// IdentityRenderer returns the session.Options.Render function that
+// pre-renders the identity header set (SESSIONGW_AUTH_HEADERS) for cached
+// sessions, so that answering from the in-process cache formats nothing and
+// allocates no header values.
+func IdentityRenderer(set string) func(session.Restored) any {
+	headers := headerSet(set)
+	return func(r session.Restored) any {
+		vals := make([]string, len(headers))
+		for i, ih := range headers {
+			vals[i] = identityValue(ih.field, r)
 		}
-		h[ih.name] = []string{v}
+		return &renderedIdentity{set: &headers[0], vals: vals}
+	}
+}
+
+// headerSet returns the named identity header set (default "sessiongw").
+func headerSet(name string) []identityHeader {
+	if h, ok := identityHeaders[name]; ok {
+		return h
+	}
+	return identityHeaders["sessiongw"]
+}
+
+func identityValue(f identityField, r session.Restored) string {
+	switch f {
+	case fieldUserID:
+		return strconv.FormatInt(r.User.ID, 10)
+	case fieldUsername:
+		return r.User.Username
+	case fieldEmail:
+		return r.User.Email
+	case fieldRoles:
+		return strings.Join(r.User.Roles, ",")
+	case fieldSessionID:
+		return r.Session.ID
+	}
+	return ""
+}
+
+// writeIdentity sets every header of the set. A pre-rendered value is
+// shared between answers as a one-element slice whose capacity is its
+// length: net/http only reads it, and an Add elsewhere would copy it.
+func writeIdentity(h http.Header, set []identityHeader, r session.Restored) {
+	if pre, ok := r.Rendered.(*renderedIdentity); ok && pre.set == &set[0] && len(pre.vals) == len(set) {
+		for i, ih := range set {
+			h[ih.name] = pre.vals[i : i+1 : i+1]
+		}
+		return
+	}
+	for _, ih := range set {
+		h[ih.name] = []string{identityValue(ih.field, r)}
 	}
 }

@@ -8,14 +8,27 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// observe records route, method, status and latency of every request, and
-// logs one line per request at debug level only (never headers or bodies,
-// which carry tokens).
-func observe(rec RequestRecorder, log *slog.Logger) echo.MiddlewareFunc {
+// connectionClose is shared by every draining answer (never modified).
+var connectionClose = []string{"close"}
+
+// around is the one middleware of every route. Echo v4 wraps the handler
+// in each middleware on every request (one closure allocation per
+// middleware), so its three jobs share one:
+//   - while draining, ask the client to close its connection after this
+//     answer, so no client sends a request on a keep-alive connection the
+//     server is about to close;
+//   - turn a panic into a logged 500 instead of a dropped connection;
+//   - record route, method, status and latency of every request, and log
+//     one line per request at debug level only (never headers or bodies,
+//     which carry tokens).
+func around(rec RequestRecorder, log *slog.Logger, draining func() bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			if err := next(c); err != nil {
+			if draining() {
+				c.Response().Header()["Connection"] = connectionClose
+			}
+			if err := recoverPanic(c, next, log); err != nil {
 				c.Error(err)
 			}
 			route := c.Path()
@@ -37,32 +50,12 @@ func observe(rec RequestRecorder, log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// recoverPanics turns a panic into a logged 500 instead of a dropped
-// connection.
-func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) (err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					log.Error("panic in handler", "route", c.Path(), "panic", fmt.Sprint(p))
-					err = fmt.Errorf("panic: %v", p)
-				}
-			}()
-			return next(c)
+func recoverPanic(c echo.Context, next echo.HandlerFunc, log *slog.Logger) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("panic in handler", "route", c.Path(), "panic", fmt.Sprint(p))
+			err = fmt.Errorf("panic: %v", p)
 		}
-	}
-}
-
-// closeWhenDraining asks clients to close their connection after this
-// answer once shutdown has begun, so no client sends a request on a
-// keep-alive connection the server is about to close.
-func closeWhenDraining(draining func() bool) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if draining() {
-				c.Response().Header().Set("Connection", "close")
-			}
-			return next(c)
-		}
-	}
+	}()
+	return next(c)
 }

@@ -48,12 +48,9 @@ func New(cfg Config) *echo.Echo {
 	if draining == nil {
 		draining = func() bool { return false }
 	}
-	e.Use(observe(cfg.Recorder, cfg.Logger), recoverPanics(cfg.Logger), closeWhenDraining(draining))
+	e.Use(around(cfg.Recorder, cfg.Logger, draining))
 	svc, cookie := cfg.Service, cfg.CookieName
-	headers, ok := identityHeaders[cfg.AuthHeaders]
-	if !ok {
-		headers = identityHeaders["sessiongw"]
-	}
+	headers := headerSet(cfg.AuthHeaders)
 
 	e.Any("/v1/auth", handleAuth(svc, cookie, headers, cfg.Logger))
 	e.Any("/v1/auth/redirect", handleAuthRedirect(svc, cookie, headers, cfg.Redirect, cfg.Logger))

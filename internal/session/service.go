@@ -28,6 +28,9 @@ type Options struct {
 	Limiter     Limiter      // nil: store lookups are not rate-limited
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// Render, when set, is called once per in-process cache fill; its
+	// result rides along as Restored.Rendered.
+	Render func(Restored) any
 
 	SessionTTL    time.Duration // lifetime of a new session
 	RememberMeTTL time.Duration // lifetime of a new remember-me session
@@ -72,6 +75,7 @@ type Service struct {
 	limiter  Limiter
 	log      *slog.Logger
 	now      func() time.Time
+	render   func(Restored) any
 
 	sessionTTL, rememberTTL time.Duration
 	cacheTTL, localTTL      time.Duration
@@ -89,7 +93,7 @@ type Service struct {
 func NewService(o Options) *Service {
 	s := &Service{
 		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, trust: o.Trust,
-		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now,
+		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now, render: o.Render,
 		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
@@ -260,6 +264,9 @@ func (s *Service) fillIfCurrent(c LocalCache, ttl time.Duration, h Hash, r Resto
 	ttl = min(ttl, r.Session.ExpiresAt.Sub(s.now()))
 	if ttl <= 0 || s.epoch.Load() != epoch {
 		return
+	}
+	if s.render != nil && r.Rendered == nil {
+		r.Rendered = s.render(r)
 	}
 	c.Set(h, r, ttl)
 	// An invalidation that raced with the Set may have run before it:

@@ -66,11 +66,21 @@ func ParseToken(s string) (Token, error) {
 	default:
 		return "", ErrMalformedToken
 	}
+	if string(b[:]) == s { // already canonical: keep the caller's string
+		return Token(s), nil
+	}
 	return Token(b[:]), nil
 }
 
 // Hash returns the SHA-256 of the token.
-func (t Token) Hash() Hash { return sha256.Sum256([]byte(t)) }
+func (t Token) Hash() Hash {
+	var buf [36]byte // a parsed token fits: hash it without an allocation
+	if len(t) <= len(buf) {
+		n := copy(buf[:], t)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(t))
+}
 
 // Reveal returns the raw secret. Call it only to hand the token to its holder.
 func (t Token) Reveal() string { return string(t) }

@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+type recorded struct {
+	route, method string
+	status        int
+}
+
+type fakeRecorder struct {
+	mu  sync.Mutex
+	got []recorded
+}
+
+func (f *fakeRecorder) ObserveRequest(route, method string, status int, _ time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, recorded{route, method, status})
+}
+
+func TestAroundRecoversRecordsAndDrains(t *testing.T) {
+	t.Parallel()
+	rec := &fakeRecorder{}
+	var draining atomic.Bool
+	e := New(Config{Recorder: rec, Logger: slog.New(slog.DiscardHandler), Draining: draining.Load})
+	e.GET("/boom", func(echo.Context) error { panic("boom") })
+
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	if w.Code != http.StatusInternalServerError || w.Header().Get("Connection") != "" {
+		t.Errorf("panic: %d, Connection %q; want a 500 and a kept connection", w.Code, w.Header().Get("Connection"))
+	}
+	w = httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/nowhere", nil))
+	draining.Store(true)
+	w2 := httptest.NewRecorder()
+	e.ServeHTTP(w2, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if w2.Code != http.StatusOK || w2.Header().Get("Connection") != "close" {
+		t.Errorf("draining: %d, Connection %q; want 200 and close", w2.Code, w2.Header().Get("Connection"))
+	}
+	want := []recorded{{"/boom", "GET", 500}, {"unmatched", "GET", 404}, {"/healthz", "GET", 200}}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.got) != len(want) {
+		t.Fatalf("recorded %v; want %v", rec.got, want)
+	}
+	for i := range want {
+		if rec.got[i] != want[i] {
+			t.Errorf("recorded[%d] = %v; want %v", i, rec.got[i], want[i])
+		}
+	}
+}
