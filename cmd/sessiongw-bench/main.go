@@ -37,6 +37,7 @@ type options struct {
 	out         string
 	nginxConf   string
 	profileDir  string // CPU and allocation profiles of each gateway measurement
+	warmOnly    bool   // only the warm-cache pair (for iterating on the hot path)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&o.out, "out", "", "also write the report to this file (BENCHMARKS.md)")
 	fs.StringVar(&o.nginxConf, "nginx-conf", "deploy/nginx/sessiongw.conf", "the nginx configuration measured in the nginx scenario")
 	fs.StringVar(&o.profileDir, "profile", "", "write pprof CPU and allocation profiles of each gateway measurement into this directory")
+	fs.BoolVar(&o.warmOnly, "warm-only", false, "measure only the warm-cache pair (quick iterations on the hot path; the report is partial)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/sessiongw/sessiongw/internal/nginxrun"
 )
@@ -57,22 +58,23 @@ func (b *bench) throughNginx(ctx context.Context, gw *gatewayUnderTest, tokens s
 	if err != nil {
 		return nil, err
 	}
-	baseRes, err := b.load(ctx, base, tokens, b.o.connections, b.o.duration)
-	stopBase()
-	if err != nil {
-		return nil, err
-	}
+	defer stopBase()
 	url, stop, err := b.startNginx(strings.TrimPrefix(gw.url, "http://"), appAddr)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	hits0 := appHits.Load()
-	res, err := b.measureAt(ctx, gw, url, tokens, b.o.connections, b.o.duration)
+	baseRes, res, err := b.alternate("nginx",
+		func(d time.Duration) (result, error) { return b.load(ctx, base, tokens, b.o.connections, d) },
+		func(d time.Duration) (result, error) {
+			hits0 := appHits.Load()
+			r, err := b.measureAt(ctx, gw, url, tokens, b.o.connections, d)
+			r.appHits = appHits.Load() - hits0
+			return r, err
+		})
 	if err != nil {
 		return nil, err
 	}
-	res.appHits = appHits.Load() - hits0
 	return []row{
 		{name: "nginx auth_request (deploy/nginx/sessiongw.conf) in front of the ceiling handler", isBaseline: true, res: baseRes},
 		{name: "the same nginx with sessiongw answering auth_request, warm cache", res: res},

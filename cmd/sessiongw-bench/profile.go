@@ -22,6 +22,9 @@ func (b *bench) startProfile(name string) (stop func() error, err error) {
 		return nil, err
 	}
 	base := filepath.Join(b.o.profileDir, profileSlug(name))
+	if strings.HasSuffix(name, ".baseline") {
+		base = filepath.Join(b.o.profileDir, profileSlug(strings.TrimSuffix(name, ".baseline"))+".baseline")
+	}
 	f, err := os.Create(base + ".cpu.pprof")
 	if err != nil {
 		return nil, err

@@ -12,29 +12,28 @@ func (b *bench) report(rows []row, args []string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# sessiongw benchmarks\n\n")
 	fmt.Fprintf(&sb, "Machine: %s. Load: wrk, %d connections, %s per measurement, over loopback; "+
-		"wrk and the servers share the machine (nothing pinned), so read the ratios, which compare runs made "+
-		"one after the other in the same process, not the absolute numbers.\n\n", machine(), b.o.connections, b.o.duration)
+		"wrk and the servers share the machine (nothing pinned), so read the ratios, not the absolute numbers: "+
+		"each scenario and its baseline run in the same process in %d alternating rounds (latency columns: the median round).\n\n",
+		machine(), b.o.connections, b.o.duration, b.rounds())
 	fmt.Fprintf(&sb, "Command: `make bench` (`go run ./cmd/sessiongw-bench %s`), %s.\n\n", strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	sb.WriteString("| scenario | requests/s | p50 | p99 | p99.9 | ratio to baseline (req/s; p99) | Postgres queries/req | Redis commands/req | gateway CPU s / 10k req |\n")
+	sb.WriteString("| scenario | requests/s | p50 | p99 | p99.9 | ratio to baseline (req/s; p99) | Postgres queries/req | Redis commands/req | server CPU s / 10k req |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var base *result
 	for i := range rows {
 		r := rows[i]
-		ratio, perReq, cpu := "baseline", "–", "–"
+		ratio := "baseline"
+		cpu := fmt.Sprintf("%.3f", r.res.cpu.Seconds()/float64(max(r.res.requests, 1))*10000)
 		if !r.isBaseline {
 			ratio = "–"
 			if base != nil {
 				ratio = fmt.Sprintf("%.2f; %.2f", r.res.rps()/base.rps(), float64(r.res.p99)/float64(max(base.p99, time.Microsecond)))
 			}
-			perReq = ""
-			cpu = fmt.Sprintf("%.3f", r.res.cpu.Seconds()/float64(r.res.requests)*10000)
 		}
 		pg, rd := "–", "–"
 		if !r.isBaseline {
 			pg = fmt.Sprintf("%.4f", float64(r.res.pgQueries)/float64(r.res.requests))
 			rd = fmt.Sprintf("%.4f", float64(r.res.redisCalls)/float64(r.res.requests))
 		}
-		_ = perReq
 		name := r.name
 		if r.isBaseline {
 			name = "↳ baseline: " + name

@@ -49,6 +49,10 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	rows = append(rows, pair...)
+	if b.o.warmOnly {
+		gw.stop()
+		return rows, nil
+	}
 
 	// 1b. The same valid traffic while another client floods random tokens.
 	fmt.Fprintln(os.Stderr, "flood")
@@ -153,8 +157,8 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	return rows, nil
 }
 
-// compare measures the baseline handler, then the gateway (stopping it when
-// stop is set), one after the other with the same tokens and load.
+// compare measures the baseline handler and the gateway (stopping it when
+// stop is set) in alternating rounds, with the same tokens and load.
 func (b *bench) compare(ctx context.Context, baseName string, baseline http.Handler, name string, gw *gatewayUnderTest, tokens string, stop bool) ([]row, error) {
 	if stop {
 		defer gw.stop()
@@ -163,19 +167,10 @@ func (b *bench) compare(ctx context.Context, baseName string, baseline http.Hand
 	if err != nil {
 		return nil, err
 	}
-	base, err := b.load(ctx, url, tokens, b.o.connections, b.o.duration)
-	stopBase()
-	if err != nil {
-		return nil, err
-	}
-	stopProfile, err := b.startProfile(name)
-	if err != nil {
-		return nil, err
-	}
-	res, err := b.measure(ctx, gw, tokens, b.o.connections, b.o.duration)
-	if perr := stopProfile(); err == nil {
-		err = perr
-	}
+	defer stopBase()
+	base, res, err := b.alternate(name,
+		func(d time.Duration) (result, error) { return b.load(ctx, url, tokens, b.o.connections, d) },
+		func(d time.Duration) (result, error) { return b.measure(ctx, gw, tokens, b.o.connections, d) })
 	if err != nil {
 		return nil, err
 	}
