@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -66,10 +65,18 @@ func NewCache(rdb goredis.UniversalClient, prefix string, onBreaker func(state s
 }
 
 // Key returns the Redis key of a session's cached entry.
-func Key(prefix string, h session.Hash) string { return prefix + ":sess:{" + h.String() + "}" }
+func Key(prefix string, h session.Hash) string { return hashKey(prefix, ":sess:{", h) }
 
 // LeaseKey returns the Redis key of a session's fill lease.
-func LeaseKey(prefix string, h session.Hash) string { return prefix + ":lease:{" + h.String() + "}" }
+func LeaseKey(prefix string, h session.Hash) string { return hashKey(prefix, ":lease:{", h) }
+
+// hashKey builds prefix+kind+hex(h)+"}" with one allocation (the string).
+func hashKey(prefix, kind string, h session.Hash) string {
+	var buf [160]byte
+	b := append(append(buf[:0], prefix...), kind...)
+	b = hex.AppendEncode(b, h[:])
+	return string(append(b, '}'))
+}
 
 // getScript returns the entry, or takes the lease (unless another lookup
 // holds it) and returns 1 if it did, 0 if not.
@@ -96,32 +103,47 @@ func (c *Cache) do(fn func() (any, error)) (any, error) {
 	return v, err
 }
 
-// Get implements session.SharedCache. An entry that does not decode is
-// treated as a miss and removed.
+// Get implements session.SharedCache. A hit costs one plain GET; only a
+// miss runs the lease script (a second round trip, which also returns the
+// entry should a fill have landed in between). An entry that does not
+// decode is treated as a miss and removed.
 func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool, session.Lease, error) {
-	lease := c.leaseID + "-" + strconv.FormatUint(c.leaseSeq.Add(1), 36)
-	keys := []string{Key(c.prefix, h), LeaseKey(c.prefix, h)}
+	key := Key(c.prefix, h)
 	v, err := c.do(func() (any, error) {
-		return getScript.Run(ctx, c.rdb, keys, lease, c.leaseTTL.Milliseconds()).Result()
+		v, err := c.rdb.Get(ctx, key).Result()
+		if errors.Is(err, goredis.Nil) {
+			return nil, nil
+		}
+		return v, err
 	})
 	if err != nil {
 		return session.Restored{}, false, "", fmt.Errorf("redis: get: %w", err)
 	}
-	switch v := v.(type) {
-	case string:
-		r, err := Decode([]byte(v))
+	if v == nil {
+		lease := c.leaseID + "-" + strconv.FormatUint(c.leaseSeq.Add(1), 36)
+		v, err = c.do(func() (any, error) {
+			return getScript.Run(ctx, c.rdb, []string{key, LeaseKey(c.prefix, h)}, lease, c.leaseTTL.Milliseconds()).Result()
+		})
 		if err != nil {
-			c.rdb.Del(ctx, keys[0])
+			return session.Restored{}, false, "", fmt.Errorf("redis: get: %w", err)
+		}
+		if n, ok := v.(int64); ok {
+			if n == 1 {
+				return session.Restored{}, false, session.Lease(lease), nil
+			}
 			return session.Restored{}, false, "", nil
 		}
-		return r, true, "", nil
-	case int64:
-		if v == 1 {
-			return session.Restored{}, false, session.Lease(lease), nil
-		}
+	}
+	str, ok := v.(string)
+	if !ok {
+		return session.Restored{}, false, "", fmt.Errorf("redis: get: unexpected reply %T", v)
+	}
+	r, err := decodeString(str)
+	if err != nil {
+		c.rdb.Del(ctx, key)
 		return session.Restored{}, false, "", nil
 	}
-	return session.Restored{}, false, "", fmt.Errorf("redis: get: unexpected reply %T", v)
+	return r, true, "", nil
 }
 
 // Fill implements session.SharedCache: it reports whether the entry was
@@ -188,57 +210,6 @@ func (c *Cache) Ping(ctx context.Context) error {
 		return fmt.Errorf("redis: ping: %w", err)
 	}
 	return nil
-}
-
-// entry is the wire form: short names keep a typical entry small.
-type entry struct {
-	ID       string   `json:"i"`
-	UserID   int64    `json:"u"`
-	Created  int64    `json:"c"` // Unix microseconds
-	Expires  int64    `json:"e"`
-	Activity int64    `json:"a"`
-	IP       string   `json:"p,omitempty"`
-	UA       string   `json:"g,omitempty"`
-	Remember bool     `json:"r,omitempty"`
-	Username string   `json:"n"`
-	Email    string   `json:"m,omitempty"`
-	Active   bool     `json:"x,omitempty"`
-	Roles    []string `json:"o,omitempty"`
-}
-
-// Encode returns the cached form of r.
-func Encode(r session.Restored) ([]byte, error) {
-	s, u := r.Session, r.User
-	return json.Marshal(entry{
-		ID: s.ID, UserID: s.UserID,
-		Created: s.CreatedAt.UnixMicro(), Expires: s.ExpiresAt.UnixMicro(), Activity: s.LastActivityAt.UnixMicro(),
-		IP: s.IPAddress, UA: s.UserAgent, Remember: s.RememberMe,
-		Username: u.Username, Email: u.Email, Active: u.IsActive, Roles: u.Roles,
-	})
-}
-
-// Decode parses the cached form.
-func Decode(b []byte) (session.Restored, error) {
-	var e entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return session.Restored{}, err
-	}
-	if e.ID == "" || e.UserID == 0 || e.Expires == 0 {
-		return session.Restored{}, errors.New("incomplete entry")
-	}
-	roles := e.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return session.Restored{
-		Session: session.Session{
-			ID: e.ID, UserID: e.UserID,
-			CreatedAt: time.UnixMicro(e.Created).UTC(), ExpiresAt: time.UnixMicro(e.Expires).UTC(),
-			LastActivityAt: time.UnixMicro(e.Activity).UTC(),
-			IPAddress:      e.IP, UserAgent: e.UA, RememberMe: e.Remember,
-		},
-		User: session.User{ID: e.UserID, Username: e.Username, Email: e.Email, IsActive: e.Active, Roles: roles},
-	}, nil
 }
 
 // Connect parses a redis:// or rediss:// URL and checks that Redis answers.

@@ -2,9 +2,9 @@ package session
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -155,10 +155,13 @@ func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time
 	epoch := s.epoch.Load()
 	// The epoch is part of the key: a lookup that starts after an
 	// invalidation never joins one that started before it.
-	key := h.String() + "/" + strconv.FormatUint(epoch, 10)
+	var kb [len(h) + 9]byte
+	copy(kb[:], h[:])
+	binary.LittleEndian.PutUint64(kb[len(h):], epoch)
 	if !trusted {
-		key += "/untrusted"
+		kb[len(kb)-1] = 1
 	}
+	key := string(kb[:])
 	v, err, _ := s.lookups.Do(key, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.storeTimeout)
 		defer cancel()
