@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiongw/sessiongw/internal/session"
@@ -57,52 +58,96 @@ type churnStats struct {
 	errors                   []string
 }
 
-// churn runs until ctx ends, drawing victims from b.reserve.
+// churnWorkers is how many logouts/revokes, and how many logins, may be
+// in flight at once (a revoke waits for the replicas' acknowledgements).
+const churnWorkers = 4
+
+// churn runs until ctx ends, drawing victims from the reserve.
 func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
 	st := &churnStats{}
+	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		st.errors = append(st.errors, err.Error())
+		mu.Unlock()
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	start := gw.authRequests()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return st
-		case <-tick.C:
+	var want, outs, ins atomic.Int64
+	// next hands out operation numbers while fewer than want were taken.
+	next := func(taken *atomic.Int64) (int64, bool) {
+		for ctx.Err() == nil {
+			n := taken.Load()
+			if n >= want.Load() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if taken.CompareAndSwap(n, n+1) {
+				return n, true
+			}
 		}
-		want := int64(float64(gw.authRequests()-start) * mixChurn)
-		for st.logouts+st.revokes < want && ctx.Err() == nil {
-			i, ok := b.takeVictim()
-			if !ok {
-				st.errors = append(st.errors, "the reserve of sessions to log out ran out")
-				break
-			}
-			var err error
-			if (st.logouts+st.revokes)%2 == 0 {
-				err = b.call(client, http.MethodDelete, gw.url+"/v1/session", b.tokens[i], nil, http.StatusNoContent, nil)
-				st.logouts++
-			} else {
-				err = b.call(client, http.MethodDelete, gw.url+"/v1/admin/sessions/"+b.ids[i], "", nil, http.StatusNoContent, nil)
-				st.revokes++
-			}
-			if err != nil {
-				st.errors = append(st.errors, err.Error())
-			}
-			st.revoked = append(st.revoked, i)
+		return 0, false
+	}
+	logout := func(n int64) {
+		i, ok := b.takeVictim()
+		if !ok {
+			fail(errors.New("the reserve of sessions to log out ran out"))
+			return
 		}
-		for st.logins < want && ctx.Err() == nil {
-			var created struct {
-				Token string `json:"token"`
-			}
-			body := map[string]any{"user_id": st.logins%1000 + 1, "ip_address": "192.0.2.7", "user_agent": "sessiongw-bench"}
-			if err := b.call(client, http.MethodPost, gw.url+"/v1/admin/sessions", "", body, http.StatusCreated, &created); err != nil {
-				st.errors = append(st.errors, err.Error())
-			} else if err := b.call(client, http.MethodGet, gw.url+"/v1/auth", created.Token, nil, http.StatusOK, nil); err != nil {
-				st.errors = append(st.errors, "new session: "+err.Error())
-			}
-			st.logins++
+		var err error
+		if n%2 == 0 {
+			err = b.call(client, http.MethodDelete, gw.url+"/v1/session", b.tokens[i], nil, http.StatusNoContent, nil)
+		} else {
+			err = b.call(client, http.MethodDelete, gw.url+"/v1/admin/sessions/"+b.ids[i], "", nil, http.StatusNoContent, nil)
+		}
+		if err != nil {
+			fail(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		st.revoked = append(st.revoked, i)
+		if n%2 == 0 {
+			st.logouts++
+		} else {
+			st.revokes++
 		}
 	}
+	login := func(n int64) {
+		var created struct {
+			Token string `json:"token"`
+		}
+		body := map[string]any{"user_id": n%1000 + 1, "ip_address": "192.0.2.7", "user_agent": "sessiongw-bench"}
+		if err := b.call(client, http.MethodPost, gw.url+"/v1/admin/sessions", "", body, http.StatusCreated, &created); err != nil {
+			fail(err)
+		} else if err := b.call(client, http.MethodGet, gw.url+"/v1/auth", created.Token, nil, http.StatusOK, nil); err != nil {
+			fail(fmt.Errorf("new session: %w", err))
+		}
+		mu.Lock()
+		st.logins++
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for range churnWorkers {
+		wg.Go(func() {
+			for n, ok := next(&outs); ok; n, ok = next(&outs) {
+				logout(n)
+			}
+		})
+		wg.Go(func() {
+			for n, ok := next(&ins); ok; n, ok = next(&ins) {
+				login(n)
+			}
+		})
+	}
+	start := gw.authRequests()
+	for ctx.Err() == nil {
+		want.Store(int64(float64(gw.authRequests()-start) * mixChurn))
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	wg.Wait()
+	return st
 }
 
 // verifyRevoked checks, after the load, that no logged-out or revoked
