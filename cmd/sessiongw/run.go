@@ -17,6 +17,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/session"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,6 +29,11 @@ commands:
   serve     run the HTTP server (applies pending migrations first unless --no-migrate)
   migrate   apply pending migrations and exit
   cleanup   delete expired sessions once and print how many
+  audit verify [--expect-head SEQ:HASH]
+            walk the audit chain; print "OK n records" or the first broken
+            link (exit status 1); --expect-head also proves that the chain
+            up to an anchored head was not rewritten
+  audit head  print the latest record's SEQ:HASH, to anchor elsewhere
   version   print the version
   healthcheck  exit 0 if this host's gateway answers /healthz (for container HEALTHCHECK)
   help      print this text and every setting
@@ -51,9 +57,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printHelp(stdout)
 		return nil
 	case "serve", "migrate", "cleanup", "healthcheck":
+	case "audit":
+		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "head") {
+			fmt.Fprint(stderr, usage)
+			return errors.New(`audit: say "audit verify" or "audit head"`)
+		}
+		cmd, rest = "audit "+rest[0], rest[1:]
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
+	}
+	var expectHead string
+	if cmd == "audit verify" {
+		rest, expectHead = takeFlag(rest, "expect-head")
 	}
 	cfg, extra, err := config.Parse("sessiongw "+cmd, rest, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +99,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
 		return nil
+	case "audit verify", "audit head":
+		return audit(ctx, cfg.DatabaseURL, cmd == "audit head", expectHead, stdout)
 	case "cleanup":
 		cfg.AutoMigrate = false
 		g, err := gateway.New(ctx, cfg, log, gateway.Options{})
@@ -108,6 +126,60 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	return g.Serve(ctx, ln)
+}
+
+// audit verifies the audit chain or prints its head.
+func audit(ctx context.Context, databaseURL string, headOnly bool, expectHead string, stdout io.Writer) error {
+	var expect *session.AuditHead
+	if expectHead != "" {
+		h, err := session.ParseAuditHead(expectHead)
+		if err != nil {
+			return err
+		}
+		expect = &h
+	}
+	pool, err := postgres.Connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := postgres.NewStore(pool)
+	svc := session.NewService(session.Options{Store: store, Audit: store})
+	if headOnly {
+		h, err := svc.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, h)
+		return nil
+	}
+	v, err := svc.VerifyAudit(ctx, expect)
+	if err != nil {
+		return err
+	}
+	if !v.OK {
+		fmt.Fprintf(stdout, "BROKEN at record %d: %s\n", v.BrokenAt, v.Reason)
+		return fmt.Errorf("the audit chain is broken at record %d", v.BrokenAt)
+	}
+	fmt.Fprintf(stdout, "OK %d records (head %s)\n", v.Records, v.Head)
+	return nil
+}
+
+// takeFlag removes --name VALUE / --name=VALUE (or one dash) from args.
+func takeFlag(args []string, name string) (rest []string, value string) {
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		switch {
+		case a == name && i+1 < len(args) && strings.HasPrefix(args[i], "-"):
+			value = args[i+1]
+			i++
+		case strings.HasPrefix(a, name+"=") && strings.HasPrefix(args[i], "-"):
+			value = strings.TrimPrefix(a, name+"=")
+		default:
+			rest = append(rest, args[i])
+		}
+	}
+	return rest, value
 }
 
 // healthcheck asks the gateway listening on addr (a wildcard host means

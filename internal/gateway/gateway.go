@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	g.svc = session.NewService(session.Options{
 		Store: g.store, Shared: shared, Local: local, Grace: grace, OutageGrace: cfg.DBOutageGrace,
-		Bus: g.bus, Outbox: g.store, Trust: g.bus,
+		Bus: g.bus, Outbox: g.store, Audit: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
 		Render:     httpapi.IdentityRenderer(cfg.AuthHeaders),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 // requireAdmin guards the admin API: 404 everywhere when no admin token is
 // configured, 401 unless "Authorization: Bearer <token>" matches (compared in
 // constant time, on hashes so the length does not leak either).
-func requireAdmin(token string) echo.MiddlewareFunc {
+func requireAdmin(token string, svc *session.Service, log *slog.Logger) echo.MiddlewareFunc {
 	want := sha256.Sum256([]byte(token))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -22,14 +23,13 @@ func requireAdmin(token string) echo.MiddlewareFunc {
 				return errNotFound
 			}
 			v := c.Request().Header.Get("Authorization")
-			if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
-				return errAdminAuth
-			}
-			got := sha256.Sum256([]byte(strings.TrimSpace(v[7:])))
-			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			got := sha256.Sum256([]byte(strings.TrimSpace(v[min(7, len(v)):])))
+			if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				recordAdminAuthFailure(c, svc, log)
 				return errAdminAuth
 			}
 			noStore(c)
+			setActor(c, session.ActorAdmin)
 			return next(c)
 		}
 	}

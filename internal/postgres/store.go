@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,6 +70,13 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 		hashes  []session.Hash
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The old row, locked, tells the audit record what changed.
+		// (A user created concurrently after this read compares with the
+		// empty user: every field it set counts as changed.)
+		old, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, u.ID))
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		// xmax = 0 only for a freshly inserted row.
 		row := tx.QueryRow(ctx, `
 			INSERT INTO users (id, username, email, is_active, roles)
@@ -81,22 +89,52 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 		if err := row.Scan(&out.ID, &out.Username, &out.Email, &out.IsActive, &out.Roles, &created); err != nil {
 			return err
 		}
+		if out.Roles == nil {
+			out.Roles = []string{}
+		}
 		if created {
-			return nil
+			return appendAudit(ctx, tx, auditEntry{event: session.EventUserCreated, userID: u.ID,
+				details: map[string]any{"is_active": out.IsActive}})
 		}
 		// The user row is locked until commit, and session creation takes a
 		// share lock on it, so this list is complete.
-		var err error
-		hashes, err = collectHashes(tx.Query(ctx, `SELECT token_hash FROM sessions WHERE user_id = $1`, u.ID))
-		return err
+		if hashes, err = collectHashes(tx.Query(ctx, `SELECT token_hash FROM sessions WHERE user_id = $1`, u.ID)); err != nil {
+			return err
+		}
+		changed := changedFields(old, out)
+		if len(changed) == 0 {
+			return nil
+		}
+		event := session.EventUserUpdated
+		if old.IsActive && !out.IsActive {
+			event = session.EventUserDeactivated
+		}
+		return appendAudit(ctx, tx, auditEntry{event: event, userID: u.ID,
+			details: map[string]any{"changed": changed, "sessions": len(hashes)}})
 	})
 	if err != nil {
 		return session.User{}, false, nil, interpret("upsert user", err)
 	}
-	if out.Roles == nil {
-		out.Roles = []string{}
-	}
 	return out, created, hashes, nil
+}
+
+// changedFields names the user fields that differ (values stay out of the
+// audit log: an email address is personal data).
+func changedFields(a, b session.User) []string {
+	changed := []string{}
+	if a.Username != b.Username {
+		changed = append(changed, "username")
+	}
+	if a.Email != b.Email {
+		changed = append(changed, "email")
+	}
+	if a.IsActive != b.IsActive {
+		changed = append(changed, "is_active")
+	}
+	if !slices.Equal(a.Roles, b.Roles) {
+		changed = append(changed, "roles")
+	}
+	return changed
 }
 
 // GetUser implements session.Store.
@@ -126,8 +164,10 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) ([]session.Hash, error
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-		return err
+		if _, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, auditEntry{event: session.EventUserDeleted, userID: id, details: map[string]any{"sessions": len(hashes)}})
 	})
 	if errors.Is(err, session.ErrUserNotFound) {
 		return nil, err
@@ -154,15 +194,23 @@ func scanSession(row pgx.Row, extra ...any) (session.Session, error) {
 
 // CreateSession implements session.Store.
 func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (session.Session, error) {
-	// FOR SHARE on the user serialises with deactivation (which updates the
-	// row): a session is never created for a user being deactivated.
-	row := s.pool.QueryRow(ctx, `
-		WITH u AS (SELECT id FROM users WHERE id = $3 AND is_active FOR SHARE)
-		INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me)
-		SELECT $1, $2, u.id, $4, $5, $4, $6, $7, $8 FROM u
-		RETURNING `+sessionCols,
-		n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe)
-	ss, err := scanSession(row)
+	var ss session.Session
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// FOR SHARE on the user serialises with deactivation (which updates
+		// the row): a session is never created for a user being deactivated.
+		row := tx.QueryRow(ctx, `
+			WITH u AS (SELECT id FROM users WHERE id = $3 AND is_active FOR SHARE)
+			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me)
+			SELECT $1, $2, u.id, $4, $5, $4, $6, $7, $8 FROM u
+			RETURNING `+sessionCols,
+			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe)
+		var err error
+		if ss, err = scanSession(row); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, auditEntry{event: session.EventSessionCreated, userID: ss.UserID, sessionID: ss.ID,
+			details: map[string]any{"remember_me": ss.RememberMe, "expires_at": ss.ExpiresAt.Format(time.RFC3339)}})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := s.GetUser(ctx, n.UserID); err != nil {
 			return session.Session{}, err
@@ -202,21 +250,41 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 	return r, nil
 }
 
-// DeleteSession implements session.Store.
+// DeleteSession implements session.Store (logout).
 func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h[:])
+	found := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID int64
+		var id uuid.UUID
+		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return appendAudit(ctx, tx, auditEntry{event: session.EventSessionCleared, userID: userID, sessionID: id.String()})
+	})
 	if err != nil {
 		return false, interpret("delete session", err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return found, nil
 }
 
-// DeleteSessionByID implements session.Store.
+// DeleteSessionByID implements session.Store (revoke one session).
 func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID int64) (session.Hash, error) {
 	var b []byte
-	err := s.pool.QueryRow(ctx, `
-		DELETE FROM sessions WHERE public_id = $1 AND ($2 = 0 OR user_id = $2)
-		RETURNING token_hash`, id, userID).Scan(&b)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var owner int64
+		if err := tx.QueryRow(ctx, `
+			DELETE FROM sessions WHERE public_id = $1 AND ($2 = 0 OR user_id = $2)
+			RETURNING token_hash, user_id`, id, userID).Scan(&b, &owner); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, auditEntry{event: session.EventSessionRevoked, userID: owner, sessionID: id,
+			details: map[string]any{"by": session.ActorFrom(ctx).Kind}})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return session.Hash{}, session.ErrSessionNotFound
 	}
@@ -244,7 +312,18 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, except *se
 		hashes, err = collectHashes(tx.Query(ctx, `
 			DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash <> $2)
 			RETURNING token_hash`, userID, keep))
-		return err
+		if err != nil {
+			return err
+		}
+		e := auditEntry{event: session.EventSessionsRevokedAll, userID: userID, details: map[string]any{"count": len(hashes)}}
+		if except != nil {
+			e.event = session.EventSessionsRevokedOthers
+			var kept uuid.UUID
+			if err := tx.QueryRow(ctx, `SELECT public_id FROM sessions WHERE token_hash = $1`, keep).Scan(&kept); err == nil {
+				e.sessionID = kept.String()
+			}
+		}
+		return appendAudit(ctx, tx, e)
 	})
 	if errors.Is(err, session.ErrUserNotFound) {
 		return nil, err
@@ -305,12 +384,21 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	return interpret("touch sessions", err)
 }
 
-// DeleteExpired implements session.Store.
+// DeleteExpired implements session.Store; a batch that deleted anything
+// is one sessions.expired_cleanup record.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]session.Hash, error) {
-	hashes, err := collectHashes(s.pool.Query(ctx, `
-		DELETE FROM sessions WHERE token_hash IN (
-			SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING token_hash`, now, limit))
+	var hashes []session.Hash
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		hashes, err = collectHashes(tx.Query(ctx, `
+			DELETE FROM sessions WHERE token_hash IN (
+				SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+			RETURNING token_hash`, now, limit))
+		if err != nil || len(hashes) == 0 {
+			return err
+		}
+		return appendAudit(ctx, tx, auditEntry{event: session.EventSessionsExpired, details: map[string]any{"count": len(hashes)}})
+	})
 	if err != nil {
 		return nil, interpret("delete expired", err)
 	}

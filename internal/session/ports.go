@@ -47,6 +47,19 @@ type Store interface {
 	SessionStats(ctx context.Context, userID int64, now time.Time) (Stats, error)
 }
 
+// AuditLog is the tamper-evident record of changes. The Store appends to it
+// inside the transaction of every change it makes, with the Actor carried by
+// the context; these methods read the chain and append records that come
+// with no change of their own.
+type AuditLog interface {
+	AppendAudit(ctx context.Context, event string, userID int64, sessionID string, details map[string]any) error
+	// AuditRecords pages through the log in sequence order.
+	AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+	// WalkAudit hands every record to fn in sequence order until fn
+	// returns false, and returns the stored head, all from one snapshot.
+	WalkAudit(ctx context.Context, fn func(AuditRecord) bool) (AuditHead, error)
+}
+
 // Stats summarises a user's active sessions. The times are nil when the
 // user has no active session.
 type Stats struct {

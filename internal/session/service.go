@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 )
 
 // Options configures a Service. Store, Shared and Bus are required.
@@ -22,6 +23,7 @@ type Options struct {
 	OutageGrace time.Duration
 	Bus         Publisher
 	Outbox      Outbox       // nil: no relay (tests of the domain alone)
+	Audit       AuditLog     // nil: no audit log (tests of the domain alone)
 	Trust       Trust        // nil: caches always trusted
 	Activity    ActivitySink // nil discards per-request activity
 	Observer    Observer     // nil discards observations
@@ -69,13 +71,16 @@ type Service struct {
 	graceTTL time.Duration
 	bus      Publisher
 	outbox   Outbox
-	trust    Trust
-	activity ActivitySink
-	obs      Observer
-	limiter  Limiter
-	log      *slog.Logger
-	now      func() time.Time
-	render   func(Restored) any
+	audit    AuditLog
+	// adminAuthFailures bounds the audit records of failed admin logins.
+	adminAuthFailures *rate.Limiter
+	trust             Trust
+	activity          ActivitySink
+	obs               Observer
+	limiter           Limiter
+	log               *slog.Logger
+	now               func() time.Time
+	render            func(Restored) any
 
 	sessionTTL, rememberTTL time.Duration
 	cacheTTL, localTTL      time.Duration
@@ -92,12 +97,12 @@ type Service struct {
 // set.
 func NewService(o Options) *Service {
 	s := &Service{
-		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, trust: o.Trust,
+		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, audit: o.Audit, trust: o.Trust,
 		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now, render: o.Render,
 		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
-		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1),
+		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
 	}
 	if s.activity == nil {
 		s.activity = nopActivity{}

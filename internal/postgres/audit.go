@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+var _ session.AuditLog = (*Store)(nil)
+
+// auditEntry is what a change records; appendAudit completes it.
+type auditEntry struct {
+	event     string
+	userID    int64
+	sessionID string
+	details   map[string]any
+}
+
+// appendAudit links one record to the chain inside tx, the transaction of
+// the change it records. Locking the head row serialises appenders from
+// every replica until commit; call it last in the transaction, after the
+// change's own locks, so the head is held briefly and locks are always
+// taken in the same order.
+func appendAudit(ctx context.Context, tx pgx.Tx, e auditEntry) error {
+	a := session.ActorFrom(ctx)
+	r := session.AuditRecord{
+		Event: e.event, UserID: e.userID, SessionID: e.sessionID,
+		ClientIP: a.ClientIP, UserAgent: a.UserAgent, Actor: a.Kind,
+		Details: session.AuditDetails(e.details),
+	}
+	// The database clock stamps every record, so times follow the chain
+	// whatever the replicas' clocks say.
+	var prevSeq int64
+	if err := tx.QueryRow(ctx, `SELECT seq, hash, date_trunc('microseconds', clock_timestamp()) FROM audit_head WHERE id = 1 FOR UPDATE`).
+		Scan(&prevSeq, (*[]byte)(&r.PrevHash), &r.At); err != nil {
+		return err
+	}
+	r.Seq = prevSeq + 1
+	r.At = r.At.UTC()
+	r.Hash = session.ChainHash(r.PrevHash, r)
+	var userID, sessionID any
+	if r.UserID != 0 {
+		userID = r.UserID
+	}
+	if r.SessionID != "" {
+		sessionID = r.SessionID
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO audit_log (seq, at, event, user_id, session_id, client_ip, user_agent, actor, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		r.Seq, r.At, r.Event, userID, sessionID, r.ClientIP, r.UserAgent, r.Actor, string(r.Details), []byte(r.PrevHash), []byte(r.Hash)); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, r.Seq, []byte(r.Hash))
+	return err
+}
+
+// AppendAudit implements session.AuditLog: a record that comes with no
+// change of its own (a failed admin authentication).
+func (s *Store) AppendAudit(ctx context.Context, event string, userID int64, sessionID string, details map[string]any) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return appendAudit(ctx, tx, auditEntry{event: event, userID: userID, sessionID: sessionID, details: details})
+	})
+	return interpret("append audit record", err)
+}
+
+const auditCols = `seq, at, event, coalesce(user_id, 0), coalesce(session_id::text, ''), client_ip, user_agent, actor, details, prev_hash, hash`
+
+func scanAudit(row pgx.CollectableRow) (session.AuditRecord, error) {
+	var r session.AuditRecord
+	var details string
+	err := row.Scan(&r.Seq, &r.At, &r.Event, &r.UserID, &r.SessionID, &r.ClientIP, &r.UserAgent, &r.Actor, &details,
+		(*[]byte)(&r.PrevHash), (*[]byte)(&r.Hash))
+	r.At = r.At.UTC()
+	r.Details = json.RawMessage(details)
+	return r, err
+}
+
+// AuditRecords implements session.AuditLog.
+func (s *Store) AuditRecords(ctx context.Context, f session.AuditFilter) ([]session.AuditRecord, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+auditCols+` FROM audit_log
+		WHERE seq > $1 AND ($2 = 0 OR user_id = $2)
+		ORDER BY seq LIMIT $3`, f.After, f.UserID, f.Limit)
+	if err != nil {
+		return nil, interpret("audit records", err)
+	}
+	list, err := pgx.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, interpret("audit records", err)
+	}
+	if list == nil {
+		list = []session.AuditRecord{}
+	}
+	return list, nil
+}
+
+// WalkAudit implements session.AuditLog: the head and every record come
+// from one snapshot, so appends made meanwhile are neither half seen nor
+// mistaken for a break.
+func (s *Store) WalkAudit(ctx context.Context, fn func(session.AuditRecord) bool) (session.AuditHead, error) {
+	var head session.AuditHead
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, (*[]byte)(&head.Hash)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+auditCols+` FROM audit_log ORDER BY seq`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			if !fn(r) {
+				return errStopWalk
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil && !errors.Is(err, errStopWalk) {
+		return session.AuditHead{}, interpret("walk audit log", err)
+	}
+	return head, nil
+}
+
+var errStopWalk = errors.New("stop")

@@ -1,0 +1,71 @@
+package session
+
+import (
+	"context"
+
+	"golang.org/x/time/rate"
+)
+
+// newAdminAuthFailureLimiter bounds how many failed admin authentications
+// are written to the audit log (10 a second, bursts of 50), so a client
+// hammering the admin API with wrong tokens cannot turn it into a flood of
+// serialised writes; the rest still show as 401s in the request metrics.
+func newAdminAuthFailureLimiter() *rate.Limiter { return rate.NewLimiter(10, 50) }
+
+// VerifyAudit walks the audit chain and reports the first broken link;
+// expect, when non-nil, is a head anchored earlier that must still be in
+// the chain unchanged.
+func (s *Service) VerifyAudit(ctx context.Context, expect *AuditHead) (AuditVerification, error) {
+	if s.audit == nil {
+		return AuditVerification{}, ErrUnavailable
+	}
+	v := NewChainVerifier(expect)
+	head, err := s.audit.WalkAudit(ctx, v.Add)
+	if err != nil {
+		return AuditVerification{}, err
+	}
+	v.Finish(head)
+	return AuditVerification{OK: v.Broken == "", Records: v.Records(), BrokenAt: v.BrokenAt, Reason: v.Broken, Head: head}, nil
+}
+
+// AuditHead returns the sequence number and hash of the latest record.
+func (s *Service) AuditHead(ctx context.Context) (AuditHead, error) {
+	if s.audit == nil {
+		return AuditHead{}, ErrUnavailable
+	}
+	return s.audit.WalkAudit(ctx, func(AuditRecord) bool { return false })
+}
+
+// Page sizes of the audit log.
+const (
+	DefaultAuditPage = 100
+	MaxAuditPage     = 1000
+)
+
+// AuditRecords returns one page of the audit log (Limit 0 means
+// DefaultAuditPage).
+func (s *Service) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	if s.audit == nil {
+		return nil, ErrUnavailable
+	}
+	switch {
+	case f.UserID < 0:
+		return nil, Invalid("user_id", "must be a positive integer")
+	case f.After < 0:
+		return nil, Invalid("after", "must be a sequence number (0 or more)")
+	case f.Limit < 0 || f.Limit > MaxAuditPage:
+		return nil, Invalid("limit", "must be between 1 and 1000")
+	case f.Limit == 0:
+		f.Limit = DefaultAuditPage
+	}
+	return s.audit.AuditRecords(ctx, f)
+}
+
+// RecordAdminAuthFailure audits a request that presented a wrong admin
+// token (the client address and user agent come from the context's Actor).
+func (s *Service) RecordAdminAuthFailure(ctx context.Context) error {
+	if s.audit == nil || !s.adminAuthFailures.Allow() {
+		return nil
+	}
+	return s.audit.AppendAudit(ctx, EventAdminAuthFailed, 0, "", nil)
+}
