@@ -57,6 +57,17 @@ func (b *Batcher) Touch(id string, at time.Time) {
 	b.recent.put(k, now)
 }
 
+// LastTouched implements session.ActivitySink: the start of the session's
+// current write window on this replica (its latest activity is at least
+// that recent).
+func (b *Batcher) LastTouched(id string) (time.Time, bool) {
+	v, ok := b.recent.get(b.recent.key(id))
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, v).UTC(), true
+}
+
 // Pending returns how many sessions wait to be written.
 func (b *Batcher) Pending() int {
 	b.mu.Lock()

@@ -27,6 +27,13 @@ type Config struct {
 	LocalCacheSize  int
 	SessionTTL      time.Duration
 	RememberMeTTL   time.Duration
+	// IdleTimeout rejects a session without recorded activity for this
+	// long (0: off).
+	IdleTimeout time.Duration
+	// Rolling extends a session's expiry on activity, by its TTL, never
+	// past AbsoluteTTL after its creation.
+	Rolling     bool
+	AbsoluteTTL time.Duration
 	CookieName      string
 	RedisPrefix     string
 	CleanupInterval time.Duration
@@ -83,6 +90,17 @@ func positiveIntInto(dst func(*Config) *int) func(*Config, string) error {
 	}
 }
 
+func boolInto(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*dst(c) = b
+		return nil
+	}
+}
+
 func stringInto(dst func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *dst(c) = v; return nil }
 }
@@ -106,6 +124,12 @@ var settings = []setting{
 		durationInto(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{"SESSIONGW_REMEMBER_ME_TTL", "remember-me-ttl", "720h", "lifetime of a new remember-me session",
 		durationInto(func(c *Config) *time.Duration { return &c.RememberMeTTL })},
+	{"SESSIONGW_IDLE_TIMEOUT", "idle-timeout", "0", "reject a session with no recorded activity for this long; 0 = off (otherwise at least 5m; activity is recorded at most once a minute, so a session may be judged idle up to a minute early)",
+		durationInto(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"SESSIONGW_ROLLING", "rolling", "false", "rolling expiry: activity moves a session's expiry to its TTL from now (SESSIONGW_SESSION_TTL, or SESSIONGW_REMEMBER_ME_TTL for remember-me), never past SESSIONGW_ABSOLUTE_TTL after creation; the token does not change",
+		boolInto(func(c *Config) *bool { return &c.Rolling })},
+	{"SESSIONGW_ABSOLUTE_TTL", "absolute-ttl", "720h", "with SESSIONGW_ROLLING, the cap on a session's lifetime from its creation (at least SESSIONGW_REMEMBER_ME_TTL)",
+		durationInto(func(c *Config) *time.Duration { return &c.AbsoluteTTL })},
 	{"SESSIONGW_COOKIE_NAME", "cookie-name", "session_id", "cookie that carries the session token",
 		stringInto(func(c *Config) *string { return &c.CookieName })},
 	{"SESSIONGW_REDIS_PREFIX", "redis-prefix", "sessiongw", "namespace of every Redis key and channel",
@@ -113,14 +137,7 @@ var settings = []setting{
 	{"SESSIONGW_CLEANUP_INTERVAL", "cleanup-interval", "1h", "interval of the background cleanup of expired sessions (0 disables)",
 		durationInto(func(c *Config) *time.Duration { return &c.CleanupInterval })},
 	{"SESSIONGW_AUTO_MIGRATE", "auto-migrate", "true", "apply pending migrations when serve starts",
-		func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return errors.New("must be true or false")
-			}
-			c.AutoMigrate = b
-			return nil
-		}},
+		boolInto(func(c *Config) *bool { return &c.AutoMigrate })},
 	{"SESSIONGW_INVALIDATION_TIMEOUT", "invalidation-timeout", "1s", "how long a revoke waits for every replica's ack, and how long a replica trusts its caches without hearing the invalidation channel (100ms-10s)",
 		durationInto(func(c *Config) *time.Duration { return &c.InvalidationTimeout })},
 	{"SESSIONGW_DB_MAX_LOOKUPS", "db-max-lookups", "32", "concurrent Postgres lookups of the validation path; more wait, then get 503",
@@ -262,6 +279,12 @@ func (c Config) Validate() error {
 	}
 	if c.RememberMeTTL < c.SessionTTL {
 		bad("SESSIONGW_REMEMBER_ME_TTL", "must be at least SESSIONGW_SESSION_TTL (got %s)", c.RememberMeTTL)
+	}
+	if c.IdleTimeout != 0 && (c.IdleTimeout < 5*time.Minute || c.IdleTimeout > c.RememberMeTTL) {
+		bad("SESSIONGW_IDLE_TIMEOUT", "must be 0 (off) or between 5m and SESSIONGW_REMEMBER_ME_TTL (got %s)", c.IdleTimeout)
+	}
+	if c.Rolling && c.AbsoluteTTL < c.RememberMeTTL {
+		bad("SESSIONGW_ABSOLUTE_TTL", "must be at least SESSIONGW_REMEMBER_ME_TTL when SESSIONGW_ROLLING is on (got %s)", c.AbsoluteTTL)
 	}
 	if !cookieRE.MatchString(c.CookieName) {
 		bad("SESSIONGW_COOKIE_NAME", "must be a valid cookie name")

@@ -68,11 +68,28 @@ func TestParseErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"SESSIONGW_AUTO_MIGRATE": "maybe"}, nil, "SESSIONGW_AUTO_MIGRATE"},
 		{map[string]string{"SESSIONGW_REMEMBER_ME_TTL": "1h"}, nil, "SESSIONGW_REMEMBER_ME_TTL"},
 		{map[string]string{"SESSIONGW_LOCAL_CACHE_TTL": "2m"}, nil, "SESSIONGW_LOCAL_CACHE_TTL"},
+		{map[string]string{"SESSIONGW_IDLE_TIMEOUT": "1m"}, nil, "SESSIONGW_IDLE_TIMEOUT"},
+		{map[string]string{"SESSIONGW_IDLE_TIMEOUT": "1000h"}, nil, "SESSIONGW_IDLE_TIMEOUT"},
+		{map[string]string{"SESSIONGW_ROLLING": "sometimes"}, nil, "SESSIONGW_ROLLING"},
+		{map[string]string{"SESSIONGW_ROLLING": "true", "SESSIONGW_ABSOLUTE_TTL": "24h"}, nil, "SESSIONGW_ABSOLUTE_TTL"},
 	}
 	for _, tt := range tests {
 		_, _, err := config.Parse("t", tt.args, env(tt.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%v %v) error = %v; want one naming %s", tt.env, tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestExpiryPolicyExamplesParse(t *testing.T) {
+	t.Parallel()
+	for _, e := range []map[string]string{
+		{"SESSIONGW_IDLE_TIMEOUT": "15m", "SESSIONGW_ROLLING": "true", "SESSIONGW_SESSION_TTL": "15m", "SESSIONGW_REMEMBER_ME_TTL": "12h", "SESSIONGW_ABSOLUTE_TTL": "12h"},
+		{"SESSIONGW_ROLLING": "true", "SESSIONGW_SESSION_TTL": "24h", "SESSIONGW_REMEMBER_ME_TTL": "720h", "SESSIONGW_ABSOLUTE_TTL": "2160h"},
+	} {
+		c, _, err := config.Parse("t", nil, env(e), io.Discard)
+		if err != nil || !c.Rolling {
+			t.Errorf("README example %v: %v", e, err)
 		}
 	}
 }

@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, ready: make(chan struct{})}
 	g.store = postgres.NewStore(pool)
+	g.store.SetRolling(postgres.Rolling{On: cfg.Rolling, TTL: cfg.SessionTTL, RememberTTL: cfg.RememberMeTTL, Absolute: cfg.AbsoluteTTL})
 	g.metrics = metrics.New()
 	g.cache = redis.NewCache(rdb, cfg.RedisPrefix, g.metrics.BreakerState)
 	g.bus = redis.NewBus(rdb, redis.BusOptions{
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Bus: g.bus, Outbox: g.store, Audit: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
 		Render:     httpapi.IdentityRenderer(cfg.AuthHeaders),
-		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL,
+		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,

@@ -18,7 +18,28 @@ import (
 
 // Store implements session.Store on a pgx pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	rolling Rolling
+}
+
+// Rolling is the rolling-expiry policy applied with every activity write:
+// when On, expires_at moves to the session's TTL after the activity (TTL,
+// or RememberTTL for remember-me sessions), never past Absolute after its
+// creation, and never earlier than it was.
+type Rolling struct {
+	On                         bool
+	TTL, RememberTTL, Absolute time.Duration
+}
+
+// SetRolling sets the rolling-expiry policy (off by default).
+func (s *Store) SetRolling(r Rolling) { s.rolling = r }
+
+// rollingExpiry is the SQL of the new expires_at for activity at $at of the
+// row s (parameters $on, $ttl, $remember, $absolute in microseconds).
+func rollingExpiry(at, on, ttl, remember, absolute string) string {
+	return `CASE WHEN ` + on + ` AND s.expires_at > ` + at + ` THEN GREATEST(s.expires_at, LEAST(
+		` + at + ` + (CASE WHEN s.remember_me THEN ` + remember + ` ELSE ` + ttl + ` END) * interval '1 microsecond',
+		s.created_at + ` + absolute + ` * interval '1 microsecond')) ELSE s.expires_at END`
 }
 
 var _ session.Store = (*Store)(nil)
@@ -355,9 +376,12 @@ func (s *Store) ListSessions(ctx context.Context, userID int64, now time.Time) (
 
 // RecordActivity implements session.Store.
 func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time, ip, userAgent string) error {
+	r := s.rolling
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE sessions SET last_activity_at = GREATEST(last_activity_at, $2), ip_address = $3, user_agent = $4
-		WHERE token_hash = $1`, h[:], at, ip, userAgent)
+		UPDATE sessions s SET last_activity_at = GREATEST(s.last_activity_at, $2), ip_address = $3, user_agent = $4,
+			expires_at = `+rollingExpiry("$2::timestamptz", "$5::bool", "$6::bigint", "$7::bigint", "$8::bigint")+`
+		WHERE s.token_hash = $1`, h[:], at, ip, userAgent,
+		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds())
 	if err != nil {
 		return interpret("record activity", err)
 	}
@@ -377,10 +401,13 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	for i, t := range ts {
 		ids[i], ats[i] = t.SessionID, t.At
 	}
+	r := s.rolling
 	_, err := s.pool.Exec(ctx, `
-		UPDATE sessions s SET last_activity_at = v.at
+		UPDATE sessions s SET last_activity_at = v.at,
+			expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
-		WHERE s.public_id = v.id AND s.last_activity_at < v.at`, ids, ats)
+		WHERE s.public_id = v.id AND s.last_activity_at < v.at`, ids, ats,
+		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds())
 	return interpret("touch sessions", err)
 }
 

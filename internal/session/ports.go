@@ -135,6 +135,9 @@ type Publisher interface {
 // ActivitySink receives per-request activity, to be written in batches.
 type ActivitySink interface {
 	Touch(sessionID string, at time.Time)
+	// LastTouched returns the latest activity of the session this replica
+	// has seen but may not have written yet (for the idle timeout).
+	LastTouched(sessionID string) (time.Time, bool)
 }
 
 // Observer counts what the Service does (metrics). Methods must be cheap.
@@ -169,3 +172,5 @@ func (NopObserver) OutboxRelayed(int)          {}
 type nopActivity struct{}
 
 func (nopActivity) Touch(string, time.Time) {}
+
+func (nopActivity) LastTouched(string) (time.Time, bool) { return time.Time{}, false }

@@ -34,6 +34,9 @@ type Options struct {
 	// result rides along as Restored.Rendered.
 	Render func(Restored) any
 
+	// IdleTimeout rejects a session whose latest recorded activity is at
+	// least this old (0: off).
+	IdleTimeout   time.Duration
 	SessionTTL    time.Duration // lifetime of a new session
 	RememberMeTTL time.Duration // lifetime of a new remember-me session
 	CacheTTL      time.Duration // upper bound of a shared-cache entry
@@ -83,6 +86,7 @@ type Service struct {
 	render            func(Restored) any
 
 	sessionTTL, rememberTTL time.Duration
+	idleTimeout             time.Duration
 	cacheTTL, localTTL      time.Duration
 	storeTimeout            time.Duration
 	invalidationWait        time.Duration
@@ -99,7 +103,7 @@ func NewService(o Options) *Service {
 	s := &Service{
 		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, audit: o.Audit, trust: o.Trust,
 		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now, render: o.Render,
-		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL,
+		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
 		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
@@ -151,7 +155,7 @@ func (s *Service) restore(ctx context.Context, h Hash, client string) (Restored,
 func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time.Time) (Restored, error) {
 	trusted := s.trusted()
 	if s.local != nil && trusted {
-		if r, ok := s.local.Get(h); ok {
+		if r, ok := s.local.Get(h); ok && s.fresh(r, now) {
 			s.obs.CacheLookup(LayerLocal, true)
 			return s.check(r, now)
 		}
@@ -188,10 +192,15 @@ func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool
 		case err != nil:
 			s.log.Debug("shared cache get failed; falling back to the store", "err", err)
 			trusted = false
-		case ok:
+		case ok && s.fresh(r, s.now()):
 			s.obs.CacheLookup(LayerShared, true)
 			s.fillLocal(h, r, epoch)
 			return r, nil
+		case ok:
+			// Looks expired or idle, but the copy may predate a rolling
+			// extension or recent activity: ask the store (no lease, so no
+			// fill of the shared cache this time).
+			s.obs.CacheLookup(LayerShared, false)
 		default:
 			s.obs.CacheLookup(LayerShared, false)
 			lease = l
@@ -223,7 +232,7 @@ func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool
 	if !trusted || s.epoch.Load() != epoch {
 		return r, nil
 	}
-	if ttl := min(s.cacheTTL, r.Session.ExpiresAt.Sub(s.now())); ttl > 0 && lease != "" {
+	if ttl := min(s.cacheTTL, s.usableFor(r, s.now())); ttl > 0 && lease != "" {
 		filled, err := s.shared.Fill(ctx, h, lease, r, ttl)
 		if err != nil {
 			s.log.Debug("shared cache fill failed", "err", err)
@@ -269,7 +278,7 @@ func (s *Service) fillIfCurrent(c LocalCache, ttl time.Duration, h Hash, r Resto
 	if c == nil {
 		return
 	}
-	ttl = min(ttl, r.Session.ExpiresAt.Sub(s.now()))
+	ttl = min(ttl, s.usableFor(r, s.now()))
 	if ttl <= 0 || s.epoch.Load() != epoch {
 		return
 	}
@@ -284,9 +293,39 @@ func (s *Service) fillIfCurrent(c LocalCache, ttl time.Duration, h Hash, r Resto
 	}
 }
 
-// check re-checks expiry and the user's state on every answer, cached or not.
+// usableFor is how long a copy of r may be served from a cache: until its
+// expiry, and with an idle timeout until it would look idle (a copy's
+// activity time ages; the store's does not).
+func (s *Service) usableFor(r Restored, now time.Time) time.Duration {
+	d := r.Session.ExpiresAt.Sub(now)
+	if s.idleTimeout > 0 {
+		d = min(d, s.lastActive(r).Add(s.idleTimeout).Sub(now))
+	}
+	return d
+}
+
+// fresh reports whether a cached copy may answer by itself: one that looks
+// expired or idle is read again from the store, which may know of a rolling
+// extension or of activity since the copy was made.
+func (s *Service) fresh(r Restored, now time.Time) bool { return s.usableFor(r, now) > 0 }
+
+// lastActive is the session's latest activity known here: the stored one,
+// or a newer one this replica has not written yet.
+func (s *Service) lastActive(r Restored) time.Time {
+	at := r.Session.LastActivityAt
+	if t, ok := s.activity.LastTouched(r.Session.ID); ok && t.After(at) {
+		at = t
+	}
+	return at
+}
+
+// check re-checks expiry, the idle timeout and the user's state on every
+// answer, cached or not.
 func (s *Service) check(r Restored, now time.Time) (Restored, error) {
 	if !now.Before(r.Session.ExpiresAt) {
+		return Restored{}, ErrUnauthenticated
+	}
+	if s.idleTimeout > 0 && !now.Before(s.lastActive(r).Add(s.idleTimeout)) {
 		return Restored{}, ErrUnauthenticated
 	}
 	if !r.User.IsActive {
