@@ -18,22 +18,22 @@ import (
 
 // Config is the validated configuration.
 type Config struct {
-	DatabaseURL     string
-	RedisURL        string
-	HTTPAddr        string
-	AdminToken      string
-	CacheTTL        time.Duration
-	LocalCacheTTL   time.Duration
-	LocalCacheSize  int
-	SessionTTL      time.Duration
-	RememberMeTTL   time.Duration
+	DatabaseURL    string
+	RedisURL       string
+	HTTPAddr       string
+	AdminToken     string
+	CacheTTL       time.Duration
+	LocalCacheTTL  time.Duration
+	LocalCacheSize int
+	SessionTTL     time.Duration
+	RememberMeTTL  time.Duration
 	// IdleTimeout rejects a session without recorded activity for this
 	// long (0: off).
 	IdleTimeout time.Duration
 	// Rolling extends a session's expiry on activity, by its TTL, never
 	// past AbsoluteTTL after its creation.
-	Rolling     bool
-	AbsoluteTTL time.Duration
+	Rolling         bool
+	AbsoluteTTL     time.Duration
 	CookieName      string
 	RedisPrefix     string
 	CleanupInterval time.Duration
