@@ -156,7 +156,7 @@ func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
 // lookups that find nothing would trip the per-address rate limit (503).
 func (b *bench) verifyRevoked(ctx context.Context, gw *gatewayUnderTest, st *churnStats) {
 	for n, i := range st.revoked {
-		_, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[i]), fmt.Sprintf("verify-%d", n))
+		_, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[i]), session.Client{IP: fmt.Sprintf("verify-%d", n)})
 		if !errors.Is(err, session.ErrUnauthenticated) {
 			st.errors = append(st.errors, fmt.Sprintf("revoked session %s: validation answered %v, want unauthenticated", b.ids[i], err))
 		}

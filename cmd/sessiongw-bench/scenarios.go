@@ -93,7 +93,7 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	if gw, err = b.startGateway(ctx, 0, false); err != nil {
 		return nil, err
 	}
-	sample, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[0]), "")
+	sample, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[0]), session.Client{})
 	if err != nil {
 		gw.stop()
 		return nil, err
@@ -218,7 +218,7 @@ func (b *bench) warm(ctx context.Context, gw *gatewayUnderTest, tokens []string)
 	for w := range 16 {
 		wg.Go(func() {
 			for i := w; i < len(tokens); i += 16 {
-				if _, err := gw.g.Service().Validate(ctx, session.Token(tokens[i]), ""); err != nil {
+				if _, err := gw.g.Service().Validate(ctx, session.Token(tokens[i]), session.Client{}); err != nil {
 					errs <- err
 					return
 				}

@@ -209,7 +209,7 @@ func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShar
 		CacheTTL: 10 * time.Minute, LocalCacheTTL: localTTL, LocalCacheSize: b.o.sessions + 1000,
 		SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour, CookieName: "session_id",
 		RedisPrefix: b.prefix, AutoMigrate: false, InvalidationTimeout: time.Second,
-		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, AuthHeaders: "sessiongw", AdminToken: benchAdminToken, LogLevel: "warn", LogFormat: "json",
+		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, AuthHeaders: "sessiongw", AdminToken: benchAdminToken, NewDeviceWindow: 2160 * time.Hour, LogLevel: "warn", LogFormat: "json",
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	gctx, cancel := context.WithCancel(ctx)

@@ -27,7 +27,7 @@ type Batcher struct {
 	onFlush  func(n int, err error)
 
 	mu      sync.Mutex
-	pending map[string]time.Time
+	pending map[string]pendingTouch
 	// recent holds, per session, when it was last scheduled for a write:
 	// the request path checks it without the mutex, and almost every
 	// request finds its session there and returns.
@@ -38,20 +38,27 @@ var _ session.ActivitySink = (*Batcher)(nil)
 
 // New returns a Batcher. onFlush, when non-nil, is told each batch's size.
 func New(w Writer, interval, minGap time.Duration, log *slog.Logger, onFlush func(n int, err error)) *Batcher {
-	b := &Batcher{w: w, log: log, interval: interval, minGap: minGap, onFlush: onFlush, pending: map[string]time.Time{}}
+	b := &Batcher{w: w, log: log, interval: interval, minGap: minGap, onFlush: onFlush, pending: map[string]pendingTouch{}}
 	b.recent.init()
 	return b
 }
 
+// pendingTouch is a session's activity waiting to be written.
+type pendingTouch struct {
+	at     time.Time
+	client session.Client
+}
+
 // Touch implements session.ActivitySink.
-func (b *Batcher) Touch(id string, at time.Time) {
+func (b *Batcher) Touch(id string, at time.Time, c session.Client) {
 	k, now := b.recent.key(id), at.UnixNano()
 	if last, ok := b.recent.get(k); ok && now-last < int64(b.minGap) {
 		return
 	}
+	c.UserAgent = session.TruncateUserAgent(c.UserAgent)
 	b.mu.Lock()
-	if prev, ok := b.pending[id]; !ok || at.After(prev) {
-		b.pending[id] = at
+	if prev, ok := b.pending[id]; !ok || at.After(prev.at) {
+		b.pending[id] = pendingTouch{at: at, client: c}
 	}
 	b.mu.Unlock()
 	b.recent.put(k, now)
@@ -99,10 +106,10 @@ func (b *Batcher) Flush(ctx context.Context) {
 		return
 	}
 	batch := make([]session.Touch, 0, len(b.pending))
-	for id, at := range b.pending {
-		batch = append(batch, session.Touch{SessionID: id, At: at})
+	for id, p := range b.pending {
+		batch = append(batch, session.Touch{SessionID: id, At: p.at, Client: p.client})
 	}
-	b.pending = map[string]time.Time{}
+	b.pending = map[string]pendingTouch{}
 	b.mu.Unlock()
 
 	err := b.w.TouchSessions(ctx, batch)
@@ -114,8 +121,8 @@ func (b *Batcher) Flush(ctx context.Context) {
 	if err != nil {
 		b.log.Warn("activity flush failed; will retry", "sessions", len(batch), "err", err)
 		for _, t := range batch {
-			if prev, ok := b.pending[t.SessionID]; !ok || t.At.After(prev) {
-				b.pending[t.SessionID] = t.At
+			if prev, ok := b.pending[t.SessionID]; !ok || t.At.After(prev.at) {
+				b.pending[t.SessionID] = pendingTouch{at: t.At, client: t.Client}
 			}
 		}
 		return

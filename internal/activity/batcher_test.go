@@ -45,9 +45,9 @@ func TestBatcherWritesEachSessionOncePerGap(t *testing.T) {
 	b := New(w, time.Hour, time.Minute, slog.New(slog.DiscardHandler), nil)
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 100 {
-		b.Touch("a", t0.Add(time.Duration(i)*time.Millisecond))
+		b.Touch("a", t0.Add(time.Duration(i)*time.Millisecond), session.Client{})
 	}
-	b.Touch("b", t0)
+	b.Touch("b", t0, session.Client{})
 	if n := b.Pending(); n != 2 {
 		t.Fatalf("pending = %d; want 2 (100 touches of one session coalesced)", n)
 	}
@@ -55,11 +55,11 @@ func TestBatcherWritesEachSessionOncePerGap(t *testing.T) {
 	if got := w.written(); len(got) != 2 || !got["a"].Equal(t0) || !got["b"].Equal(t0) {
 		t.Fatalf("written = %v; want a and b at %v", got, t0)
 	}
-	b.Touch("a", t0.Add(59*time.Second))
+	b.Touch("a", t0.Add(59*time.Second), session.Client{})
 	if n := b.Pending(); n != 0 {
 		t.Errorf("pending within the gap = %d; want 0", n)
 	}
-	b.Touch("a", t0.Add(61*time.Second))
+	b.Touch("a", t0.Add(61*time.Second), session.Client{})
 	if n := b.Pending(); n != 1 {
 		t.Errorf("pending after the gap = %d; want 1", n)
 	}
@@ -71,7 +71,7 @@ func TestBatcherRetriesAFailedFlush(t *testing.T) {
 	var flushed []error
 	b := New(w, time.Hour, time.Minute, slog.New(slog.DiscardHandler), func(_ int, err error) { flushed = append(flushed, err) })
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	b.Touch("a", t0)
+	b.Touch("a", t0, session.Client{})
 	b.Flush(context.Background())
 	if n := b.Pending(); n != 1 || len(flushed) != 1 || flushed[0] == nil {
 		t.Fatalf("after a failed flush: pending %d, flushes %v; want the update kept", n, flushed)
@@ -89,10 +89,10 @@ func TestBatcherForgetsOldWindows(t *testing.T) {
 	b := New(w, time.Hour, time.Minute, slog.New(slog.DiscardHandler), nil)
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 1000 {
-		b.Touch(string(rune('a'+i%26))+time.Duration(i).String(), t0)
+		b.Touch(string(rune('a'+i%26))+time.Duration(i).String(), t0, session.Client{})
 	}
 	b.Flush(context.Background())
-	b.Touch("late", t0.Add(2*time.Minute))
+	b.Touch("late", t0.Add(2*time.Minute), session.Client{})
 	b.Flush(context.Background())
 	n := 0
 	for i := range b.recent.shards {

@@ -32,8 +32,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Rolling extends a session's expiry on activity, by its TTL, never
 	// past AbsoluteTTL after its creation.
-	Rolling         bool
-	AbsoluteTTL     time.Duration
+	Rolling     bool
+	AbsoluteTTL time.Duration
+	// NewDeviceWindow is how long an address or user agent stays known to
+	// new-device detection after its last use.
+	NewDeviceWindow time.Duration
 	CookieName      string
 	RedisPrefix     string
 	CleanupInterval time.Duration
@@ -130,6 +133,8 @@ var settings = []setting{
 		boolInto(func(c *Config) *bool { return &c.Rolling })},
 	{"SESSIONGW_ABSOLUTE_TTL", "absolute-ttl", "720h", "with SESSIONGW_ROLLING, the cap on a session's lifetime from its creation (at least SESSIONGW_REMEMBER_ME_TTL)",
 		durationInto(func(c *Config) *time.Duration { return &c.AbsoluteTTL })},
+	{"SESSIONGW_NEW_DEVICE_WINDOW", "new-device-window", "2160h", "new-device detection: an address or user agent the user used within this long (or that an active session uses) is not new (at least 24h)",
+		durationInto(func(c *Config) *time.Duration { return &c.NewDeviceWindow })},
 	{"SESSIONGW_COOKIE_NAME", "cookie-name", "session_id", "cookie that carries the session token",
 		stringInto(func(c *Config) *string { return &c.CookieName })},
 	{"SESSIONGW_REDIS_PREFIX", "redis-prefix", "sessiongw", "namespace of every Redis key and channel",
@@ -285,6 +290,9 @@ func (c Config) Validate() error {
 	}
 	if c.Rolling && c.AbsoluteTTL < c.RememberMeTTL {
 		bad("SESSIONGW_ABSOLUTE_TTL", "must be at least SESSIONGW_REMEMBER_ME_TTL when SESSIONGW_ROLLING is on (got %s)", c.AbsoluteTTL)
+	}
+	if c.NewDeviceWindow < 24*time.Hour {
+		bad("SESSIONGW_NEW_DEVICE_WINDOW", "must be at least 24h (got %s)", c.NewDeviceWindow)
 	}
 	if !cookieRE.MatchString(c.CookieName) {
 		bad("SESSIONGW_COOKIE_NAME", "must be a valid cookie name")

@@ -70,11 +70,11 @@ func TestAuditRecordsTheLifecycle(t *testing.T) {
 	rep, clk := setup(t)
 	base := rep.URL
 	user(t, base, 1, "alice")
-	tok1, id1 := testenv.NewSession(t, base, 1, false, "agent-1")
-	tok2, id2 := testenv.NewSession(t, base, 1, true, "agent-2")
-	tok3, id3 := testenv.NewSession(t, base, 1, false, "agent-3")
-	_, id4 := testenv.NewSession(t, base, 1, false, "agent-4")
-	_, id5 := testenv.NewSession(t, base, 1, false, "agent-5")
+	tok1, id1 := testenv.NewSession(t, base, 1, false, "agent")
+	tok2, id2 := testenv.NewSession(t, base, 1, true, "agent")
+	tok3, id3 := testenv.NewSession(t, base, 1, false, "agent")
+	_, id4 := testenv.NewSession(t, base, 1, false, "agent")
+	_, id5 := testenv.NewSession(t, base, 1, false, "agent")
 
 	ua := []string{"User-Agent", "test-browser"}
 	wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, base+"/v1/session", nil, append(testenv.Bearer(tok1), ua...)...), http.StatusNoContent)

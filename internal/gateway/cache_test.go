@@ -35,7 +35,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = rep.Gateway.Service().Validate(context.Background(), parsed, "")
+			_, errs[i] = rep.Gateway.Service().Validate(context.Background(), parsed, session.Client{})
 		})
 	}
 	close(start)

@@ -88,7 +88,7 @@ func TestPropertyNoStaleFill(t *testing.T) {
 				parsed := mustToken(t, tok)
 				p.arm(parsed.Hash())
 				done := make(chan error, 1)
-				go func() { _, err := rep.Gateway.Service().Validate(ctx, parsed, ""); done <- err }()
+				go func() { _, err := rep.Gateway.Service().Validate(ctx, parsed, session.Client{}); done <- err }()
 				<-p.paused // the filler has read "valid" from Postgres
 				if tc.remote {
 					h := parsed.Hash()
@@ -139,11 +139,11 @@ func TestPropertyLookupAfterRevokeDoesNotJoinOlderOne(t *testing.T) {
 		tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
 		parsed := mustToken(t, tok)
 		p.arm(parsed.Hash())
-		go func() { _, _ = rep.Gateway.Service().Validate(ctx, parsed, "") }()
+		go func() { _, _ = rep.Gateway.Service().Validate(ctx, parsed, session.Client{}) }()
 		<-p.paused
 		wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil, testenv.Bearer(tok)...), http.StatusNoContent)
 		after := make(chan error, 1)
-		go func() { _, err := rep.Gateway.Service().Validate(ctx, parsed, ""); after <- err }()
+		go func() { _, err := rep.Gateway.Service().Validate(ctx, parsed, session.Client{}); after <- err }()
 		var err error
 		select {
 		case err = <-after: // answered on its own, while the old lookup still waits
@@ -499,7 +499,7 @@ func TestPropertyStoreLookupsAreCapped(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(toks))
 	for i, tok := range toks {
-		wg.Go(func() { _, errs[i] = rep.Gateway.Service().Validate(ctx, tok, "") })
+		wg.Go(func() { _, errs[i] = rep.Gateway.Service().Validate(ctx, tok, session.Client{}) })
 	}
 	wg.Wait()
 	for i, err := range errs {

@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Bus: g.bus, Outbox: g.store, Audit: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
 		Render:     httpapi.IdentityRenderer(cfg.AuthHeaders),
-		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout,
+		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout, NewDeviceWindow: cfg.NewDeviceWindow,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,

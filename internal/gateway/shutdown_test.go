@@ -28,6 +28,11 @@ import (
 func TestPropertyGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	cfg := testenv.Config(t)
+	// Long enough that every client, however starved of CPU on a loaded
+	// machine, gets an answer carrying Connection: close before the
+	// server closes idle connections (a client that sends on a connection
+	// as it is closed sees EOF: that race is what the drain exists for).
+	cfg.ShutdownDrain = time.Second
 	directDSN := cfg.DatabaseURL
 	var pg *faultproxy.Proxy
 	cfg.DatabaseURL, pg = testenv.ProxyURL(t, cfg.DatabaseURL)

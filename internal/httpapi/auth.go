@@ -25,7 +25,7 @@ func authDecision(c echo.Context, svc *session.Service, cookieName string, heade
 	t, err := tokenFrom(c.Request(), cookieName)
 	var r session.Restored
 	if err == nil {
-		r, err = svc.Validate(c.Request().Context(), t, c.RealIP())
+		r, err = svc.Validate(c.Request().Context(), t, session.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
 	}
 	if err != nil {
 		status := describe(err).Status

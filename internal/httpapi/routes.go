@@ -67,6 +67,7 @@ func New(cfg Config) *echo.Echo {
 	e.DELETE("/v1/session/all/:id", handleRevokeOwn(svc, cookie), self)
 	e.DELETE("/v1/session/others", handleRevokeOthers(svc, cookie), self)
 	e.GET("/v1/session/stats", handleOwnStats(svc, cookie), self)
+	e.DELETE("/v1/session/new_device", handleAcknowledgeNewDevice(svc, cookie), self)
 
 	admin := e.Group("/v1/admin", requireAdmin(cfg.AdminToken, svc, cfg.Logger))
 	admin.PUT("/users/:user_id", handlePutUser(svc))

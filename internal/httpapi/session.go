@@ -19,7 +19,7 @@ func handleRestore(svc *session.Service, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		r, err := svc.Validate(c.Request().Context(), t, c.RealIP())
+		r, err := svc.Validate(c.Request().Context(), t, session.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
 		if err != nil {
 			return err
 		}
@@ -130,5 +130,21 @@ func handleOwnStats(svc *session.Service, cookieName string) echo.HandlerFunc {
 		}
 		noStore(c)
 		return c.JSON(http.StatusOK, st)
+	}
+}
+
+// handleAcknowledgeNewDevice clears the new-device flag of the caller's
+// session: DELETE /v1/session/new_device → 204.
+func handleAcknowledgeNewDevice(svc *session.Service, cookieName string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := tokenFrom(c.Request(), cookieName)
+		if err != nil {
+			return err
+		}
+		if err := svc.AcknowledgeNewDevice(c.Request().Context(), t); err != nil {
+			return err
+		}
+		noStore(c)
+		return c.NoContent(http.StatusNoContent)
 	}
 }

@@ -199,12 +199,12 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) ([]session.Hash, error
 	return hashes, nil
 }
 
-const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me`
+const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me, new_device`
 
 func scanSession(row pgx.Row, extra ...any) (session.Session, error) {
 	var ss session.Session
 	var id uuid.UUID
-	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.UserAgent, &ss.RememberMe}, extra...)
+	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.UserAgent, &ss.RememberMe, &ss.NewDevice}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return session.Session{}, err
 	}
@@ -229,8 +229,12 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (sessio
 		if ss, err = scanSession(row); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, auditEntry{event: session.EventSessionCreated, userID: ss.UserID, sessionID: ss.ID,
-			details: map[string]any{"remember_me": ss.RememberMe, "expires_at": ss.ExpiresAt.Format(time.RFC3339)}})
+		if err := appendAudit(ctx, tx, auditEntry{event: session.EventSessionCreated, userID: ss.UserID, sessionID: ss.ID,
+			details: map[string]any{"remember_me": ss.RememberMe, "expires_at": ss.ExpiresAt.Format(time.RFC3339)}}); err != nil {
+			return err
+		}
+		ss.NewDevice, err = recordDevices(ctx, tx, ss.UserID, ss.ID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent}, ss.CreatedAt)
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := s.GetUser(ctx, n.UserID); err != nil {
@@ -252,7 +256,7 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 	var r session.Restored
 	row := s.pool.QueryRow(ctx, `
 		SELECT s.public_id, s.user_id, s.created_at, s.expires_at, s.last_activity_at,
-		       s.ip_address, s.user_agent, s.remember_me,
+		       s.ip_address, s.user_agent, s.remember_me, s.new_device,
 		       u.username, u.email, u.is_active, u.roles
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1`, h[:])
@@ -377,38 +381,149 @@ func (s *Store) ListSessions(ctx context.Context, userID int64, now time.Time) (
 // RecordActivity implements session.Store.
 func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time, ip, userAgent string) error {
 	r := s.rolling
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE sessions s SET last_activity_at = GREATEST(s.last_activity_at, $2), ip_address = $3, user_agent = $4,
-			expires_at = `+rollingExpiry("$2::timestamptz", "$5::bool", "$6::bigint", "$7::bigint", "$8::bigint")+`
-		WHERE s.token_hash = $1`, h[:], at, ip, userAgent,
-		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds())
-	if err != nil {
-		return interpret("record activity", err)
-	}
-	if tag.RowsAffected() == 0 {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID int64
+		var id uuid.UUID
+		if err := tx.QueryRow(ctx, `
+			UPDATE sessions s SET last_activity_at = GREATEST(s.last_activity_at, $2), ip_address = $3, user_agent = $4,
+				expires_at = `+rollingExpiry("$2::timestamptz", "$5::bool", "$6::bigint", "$7::bigint", "$8::bigint")+`
+			WHERE s.token_hash = $1
+			RETURNING s.user_id, s.public_id`, h[:], at, ip, userAgent,
+			r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds()).Scan(&userID, &id); err != nil {
+			return err
+		}
+		_, err := recordDevices(ctx, tx, userID, id.String(), session.Client{IP: ip, UserAgent: userAgent}, at)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
 		return session.ErrUnauthenticated
 	}
-	return nil
+	return interpret("record activity", err)
 }
 
-// TouchSessions writes a batch of coalesced activity in one statement.
+// TouchSessions writes a batch of coalesced activity in one statement;
+// touches from another address or user agent than the session's own go
+// through new-device detection in the same transaction.
 func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	if len(ts) == 0 {
 		return nil
 	}
 	ids := make([]string, len(ts))
 	ats := make([]time.Time, len(ts))
+	ips := make([]string, len(ts))
+	uas := make([]string, len(ts))
 	for i, t := range ts {
-		ids[i], ats[i] = t.SessionID, t.At
+		ids[i], ats[i], ips[i], uas[i] = t.SessionID, t.At, t.Client.IP, t.Client.UserAgent
 	}
 	r := s.rolling
-	_, err := s.pool.Exec(ctx, `
-		UPDATE sessions s SET last_activity_at = v.at,
-			expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
-		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
-		WHERE s.public_id = v.id AND s.last_activity_at < v.at`, ids, ats,
-		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds())
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			UPDATE sessions s SET last_activity_at = v.at,
+				expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
+			FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
+			WHERE s.public_id = v.id AND s.last_activity_at < v.at
+			RETURNING s.public_id, s.user_id, v.at, v.ip, v.ua,
+				(v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent)`, ids, ats,
+			r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds(), ips, uas)
+		if err != nil {
+			return err
+		}
+		type other struct {
+			id     uuid.UUID
+			userID int64
+			at     time.Time
+			client session.Client
+		}
+		var others []other
+		for rows.Next() {
+			var o other
+			var differs bool
+			if err := rows.Scan(&o.id, &o.userID, &o.at, &o.client.IP, &o.client.UserAgent, &differs); err != nil {
+				rows.Close()
+				return err
+			}
+			if differs {
+				others = append(others, o)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, o := range others {
+			if _, err := recordDevices(ctx, tx, o.userID, o.id.String(), o.client, o.at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	return interpret("touch sessions", err)
+}
+
+// recordDevices notes the client's address and user agent among the
+// user's devices and reports whether either was new to a user who already
+// had devices; then the session is flagged and session.new_device audited
+// (in tx, the transaction of the activity or creation).
+func recordDevices(ctx context.Context, tx pgx.Tx, userID int64, sessionID string, c session.Client, at time.Time) (bool, error) {
+	var known int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM user_devices WHERE user_id = $1`, userID).Scan(&known); err != nil {
+		return false, err
+	}
+	var fresh []string
+	for _, d := range []struct{ kind, value string }{{"ip_address", c.IP}, {"user_agent", c.UserAgent}} {
+		if d.value == "" {
+			continue
+		}
+		var inserted bool
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+			ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen = GREATEST(user_devices.last_seen, EXCLUDED.last_seen)
+			RETURNING (xmax = 0)`, userID, d.kind, d.value, at).Scan(&inserted); err != nil {
+			return false, err
+		}
+		if inserted {
+			fresh = append(fresh, d.kind)
+		}
+	}
+	if known == 0 || len(fresh) == 0 {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sessions SET new_device = true WHERE public_id = $1`, sessionID); err != nil {
+		return false, err
+	}
+	actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.IP, UserAgent: c.UserAgent})
+	return true, appendAudit(actx, tx, auditEntry{event: session.EventSessionNewDevice, userID: userID, sessionID: sessionID,
+		details: map[string]any{"new": fresh}})
+}
+
+// AcknowledgeNewDevice implements session.Store.
+func (s *Store) AcknowledgeNewDevice(ctx context.Context, h session.Hash) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID int64
+		var id uuid.UUID
+		err := tx.QueryRow(ctx, `
+			UPDATE sessions SET new_device = false WHERE token_hash = $1 AND new_device
+			RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // not flagged (or gone: the caller validated it a moment ago)
+		}
+		if err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, auditEntry{event: session.EventNewDeviceAcknowledged, userID: userID, sessionID: id.String()})
+	})
+	return interpret("acknowledge new device", err)
+}
+
+// PruneDevices implements session.Store.
+func (s *Store) PruneDevices(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM user_devices d WHERE d.last_seen < $1 AND NOT EXISTS (
+			SELECT 1 FROM sessions s WHERE s.user_id = d.user_id AND s.expires_at > $1
+			AND ((d.kind = 'ip_address' AND s.ip_address = d.value) OR (d.kind = 'user_agent' AND s.user_agent = d.value)))`, before)
+	if err != nil {
+		return 0, interpret("prune devices", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // DeleteExpired implements session.Store; a batch that deleted anything

@@ -18,7 +18,7 @@ func restored() session.Restored {
 	return session.Restored{
 		Session: session.Session{ID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", UserID: 42, CreatedAt: at,
 			ExpiresAt: at.Add(24 * time.Hour), LastActivityAt: at.Add(time.Minute), IPAddress: "10.0.0.1",
-			UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", RememberMe: true},
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", RememberMe: true, NewDevice: true},
 		User: session.User{ID: 42, Username: "alice", Email: "alice@example.com", IsActive: true, Roles: []string{"admin", "dev"}},
 	}
 }

@@ -19,7 +19,7 @@ import (
 //	user id: uvarint
 //	created: varint, Unix microseconds
 //	expires, last activity: varint, microseconds after created
-//	flags: 1 byte (1: remember me, 2: user active)
+//	flags: 1 byte (1: remember me, 2: user active, 4: new device)
 //	ip, user agent, username, email: uvarint length + bytes each
 //	roles: uvarint count, then uvarint length + bytes each
 //
@@ -30,6 +30,7 @@ const codecVersion = 1
 const (
 	flagRemember = 1 << iota
 	flagActive
+	flagNewDevice
 )
 
 var errEntry = errors.New("redis: cached entry does not decode")
@@ -55,6 +56,9 @@ func Encode(r session.Restored) ([]byte, error) {
 	}
 	if u.IsActive {
 		flags |= flagActive
+	}
+	if s.NewDevice {
+		flags |= flagNewDevice
 	}
 	b = append(b, flags)
 	for _, str := range []string{s.IPAddress, s.UserAgent, u.Username, u.Email} {
@@ -87,6 +91,9 @@ func decodeString(v string) (session.Restored, error) {
 	created := d.varint()
 	expires, activity := created+d.varint(), created+d.varint()
 	flags := d.byte()
+	if flags&^(flagRemember|flagActive|flagNewDevice) != 0 {
+		return session.Restored{}, errEntry
+	}
 	ip, ua, username, email := d.string(), d.string(), d.string(), d.string()
 	n := d.uvarint()
 	if n > 64 { // ValidateUser allows at most 64 roles
@@ -104,7 +111,7 @@ func decodeString(v string) (session.Restored, error) {
 			ID: id.String(), UserID: int64(userID),
 			CreatedAt: time.UnixMicro(created).UTC(), ExpiresAt: time.UnixMicro(expires).UTC(),
 			LastActivityAt: time.UnixMicro(activity).UTC(),
-			IPAddress:      ip, UserAgent: ua, RememberMe: flags&flagRemember != 0,
+			IPAddress:      ip, UserAgent: ua, RememberMe: flags&flagRemember != 0, NewDevice: flags&flagNewDevice != 0,
 		},
 		User: session.User{ID: int64(userID), Username: username, Email: email, IsActive: flags&flagActive != 0, Roles: roles},
 	}, nil

@@ -24,6 +24,8 @@ const (
 	EventUserDeactivated       = "user.deactivated"
 	EventUserDeleted           = "user.deleted"
 	EventAdminAuthFailed       = "admin.auth_failed"
+	EventSessionNewDevice      = "session.new_device"
+	EventNewDeviceAcknowledged = "session.new_device_acknowledged"
 )
 
 // Actor kinds.

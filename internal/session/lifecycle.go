@@ -54,7 +54,7 @@ type CurrentSession struct {
 
 // ListOwn lists the active sessions of the holder of t.
 func (s *Service) ListOwn(ctx context.Context, t Token) ([]CurrentSession, error) {
-	r, err := s.Validate(ctx, t, "")
+	r, err := s.Validate(ctx, t, Client{})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *Service) ListOwn(ctx context.Context, t Token) ([]CurrentSession, error
 // RevokeOwn revokes one of the holder's sessions by public id;
 // ErrSessionNotFound when the id is not one of theirs.
 func (s *Service) RevokeOwn(ctx context.Context, t Token, id string) error {
-	r, err := s.Validate(ctx, t, "")
+	r, err := s.Validate(ctx, t, Client{})
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (s *Service) RevokeOwn(ctx context.Context, t Token, id string) error {
 
 // RevokeOthers revokes every session of the holder except the current one.
 func (s *Service) RevokeOthers(ctx context.Context, t Token) (int, error) {
-	r, err := s.Validate(ctx, t, "")
+	r, err := s.Validate(ctx, t, Client{})
 	if err != nil {
 		return 0, err
 	}
@@ -239,14 +239,33 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 		total += len(hs)
 		s.invalidate(ctx, hs)
 		if len(hs) < cleanupBatch {
-			return total, nil
+			break
 		}
 	}
+	if s.deviceWindow > 0 {
+		if _, err := s.store.PruneDevices(ctx, now.Add(-s.deviceWindow)); err != nil {
+			return total, fmt.Errorf("cleanup: %w", err)
+		}
+	}
+	return total, nil
+}
+
+// AcknowledgeNewDevice clears the new-device flag of the holder's session.
+func (s *Service) AcknowledgeNewDevice(ctx context.Context, t Token) error {
+	if _, err := s.Validate(ctx, t, Client{}); err != nil {
+		return err
+	}
+	h := t.Hash()
+	if err := s.store.AcknowledgeNewDevice(ctx, h); err != nil {
+		return fmt.Errorf("acknowledge new device: %w", err)
+	}
+	s.invalidate(ctx, []Hash{h})
+	return nil
 }
 
 // OwnStats summarises the active sessions of the holder of t.
 func (s *Service) OwnStats(ctx context.Context, t Token) (Stats, error) {
-	r, err := s.Validate(ctx, t, "")
+	r, err := s.Validate(ctx, t, Client{})
 	if err != nil {
 		return Stats{}, err
 	}

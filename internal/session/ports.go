@@ -42,6 +42,11 @@ type Store interface {
 	// DeleteExpired deletes up to limit sessions that expired at or before
 	// now and returns their hashes.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Hash, error)
+	// AcknowledgeNewDevice clears the session's new-device flag.
+	AcknowledgeNewDevice(ctx context.Context, h Hash) error
+	// PruneDevices forgets addresses and user agents last seen before
+	// before and used by no session still active then; it returns how many.
+	PruneDevices(ctx context.Context, before time.Time) (int, error)
 	// SessionStats summarises the user's sessions that expire after now,
 	// computed by the store (no session is loaded into memory).
 	SessionStats(ctx context.Context, userID int64, now time.Time) (Stats, error)
@@ -134,7 +139,7 @@ type Publisher interface {
 
 // ActivitySink receives per-request activity, to be written in batches.
 type ActivitySink interface {
-	Touch(sessionID string, at time.Time)
+	Touch(sessionID string, at time.Time, c Client)
 	// LastTouched returns the latest activity of the session this replica
 	// has seen but may not have written yet (for the idle timeout).
 	LastTouched(sessionID string) (time.Time, bool)
@@ -171,6 +176,6 @@ func (NopObserver) OutboxRelayed(int)          {}
 
 type nopActivity struct{}
 
-func (nopActivity) Touch(string, time.Time) {}
+func (nopActivity) Touch(string, time.Time, Client) {}
 
 func (nopActivity) LastTouched(string) (time.Time, bool) { return time.Time{}, false }

@@ -36,12 +36,15 @@ type Options struct {
 
 	// IdleTimeout rejects a session whose latest recorded activity is at
 	// least this old (0: off).
-	IdleTimeout   time.Duration
-	SessionTTL    time.Duration // lifetime of a new session
-	RememberMeTTL time.Duration // lifetime of a new remember-me session
-	CacheTTL      time.Duration // upper bound of a shared-cache entry
-	LocalCacheTTL time.Duration // upper bound of an in-process entry
-	StoreTimeout  time.Duration // bound on one coalesced lookup (default 5s)
+	IdleTimeout time.Duration
+	// NewDeviceWindow is how long an address or user agent no session uses
+	// any more stays known for new-device detection (0: forever).
+	NewDeviceWindow time.Duration
+	SessionTTL      time.Duration // lifetime of a new session
+	RememberMeTTL   time.Duration // lifetime of a new remember-me session
+	CacheTTL        time.Duration // upper bound of a shared-cache entry
+	LocalCacheTTL   time.Duration // upper bound of an in-process entry
+	StoreTimeout    time.Duration // bound on one coalesced lookup (default 5s)
 	// InvalidationWait is how long a change waits when it could not reach
 	// Redis, so that replicas that cannot either stop trusting their caches
 	// before it returns (the bus trust window; default 1s).
@@ -87,6 +90,7 @@ type Service struct {
 
 	sessionTTL, rememberTTL time.Duration
 	idleTimeout             time.Duration
+	deviceWindow            time.Duration
 	cacheTTL, localTTL      time.Duration
 	storeTimeout            time.Duration
 	invalidationWait        time.Duration
@@ -103,7 +107,7 @@ func NewService(o Options) *Service {
 	s := &Service{
 		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, audit: o.Audit, trust: o.Trust,
 		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now, render: o.Render,
-		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout,
+		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
 		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
@@ -133,16 +137,17 @@ func NewService(o Options) *Service {
 }
 
 // Validate answers "is this session valid, and whose is it?" for a request
-// from client (its address, for rate limiting). It returns
+// from client (its address rate-limits lookups; address and user agent go
+// with the activity, for new-device detection). It returns
 // ErrUnauthenticated, ErrUserInactive, ErrUnavailable or ErrRateLimited, and
 // records the activity (batched) on success.
-func (s *Service) Validate(ctx context.Context, t Token, client string) (Restored, error) {
+func (s *Service) Validate(ctx context.Context, t Token, client Client) (Restored, error) {
 	now := s.now()
-	r, err := s.restoreAt(ctx, t.Hash(), client, now)
+	r, err := s.restoreAt(ctx, t.Hash(), client.IP, now)
 	if err != nil {
 		return Restored{}, err
 	}
-	s.activity.Touch(r.Session.ID, now)
+	s.activity.Touch(r.Session.ID, now, client)
 	return r, nil
 }
 

@@ -23,6 +23,10 @@ type Session struct {
 	IPAddress      string    `json:"ip_address"`
 	UserAgent      string    `json:"user_agent"`
 	RememberMe     bool      `json:"remember_me"`
+	// NewDevice is set when the session was created, or saw activity, from
+	// a client address or user agent its user had not used before; the
+	// holder clears it (DELETE /v1/session/new_device).
+	NewDevice bool `json:"new_device"`
 }
 
 // User is the application's user as far as sessions are concerned.
@@ -58,10 +62,19 @@ type NewSession struct {
 	RememberMe bool
 }
 
-// Touch is one coalesced activity update.
+// Touch is one coalesced activity update: when, and from which client
+// (the first request of the write window).
 type Touch struct {
 	SessionID string
 	At        time.Time
+	Client    Client
+}
+
+// Client is where a request came from: its address and user agent (empty
+// when unknown).
+type Client struct {
+	IP        string
+	UserAgent string
 }
 
 // NormalizeIP validates an IP address and returns its canonical text; the

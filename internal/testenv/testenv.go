@@ -155,8 +155,8 @@ func Config(t testing.TB) config.Config {
 		LocalCacheSize: 10000, SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour,
 		CookieName: "session_id", RedisPrefix: prefix, CleanupInterval: 0, AutoMigrate: true,
 		InvalidationTimeout: time.Second, MaxDBLookups: 32, RateLimit: 0, ShutdownDrain: 200 * time.Millisecond,
-		AuthHeaders: "sessiongw",
-		LogLevel:    "debug", LogFormat: "json",
+		AuthHeaders: "sessiongw", NewDeviceWindow: 2160 * time.Hour,
+		LogLevel: "debug", LogFormat: "json",
 	}
 }
 
