@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -220,6 +221,18 @@ func Parse(name string, args []string, getenv func(string) string, usage io.Writ
 	var c Config
 	for i, s := range settings {
 		v, src := s.def, "default of "+s.env
+		if fromFile[s.env] {
+			if path := getenv(s.env + "_FILE"); path != "" {
+				if getenv(s.env) != "" {
+					return Config{}, nil, fmt.Errorf("config: set %s or %s_FILE, not both", s.env, s.env)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return Config{}, nil, fmt.Errorf("config: %s_FILE: %w", s.env, err)
+				}
+				v, src = strings.TrimRight(string(b), "\r\n"), s.env+"_FILE"
+			}
+		}
 		if e := getenv(s.env); e != "" {
 			v, src = e, s.env
 		}
@@ -239,8 +252,21 @@ func Parse(name string, args []string, getenv func(string) string, usage io.Writ
 	return c, fs.Args(), nil
 }
 
+// fromFile are the secrets that may also come from a file named by
+// <VARIABLE>_FILE (container secret mounts); the variable itself wins, and
+// setting both is an error.
+var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true}
+
+// redact keeps secrets out of error messages: the admin token entirely,
+// the password of a URL.
 func redact(env, v string) string {
-	if env == "SESSIONGW_ADMIN_TOKEN" {
+	switch env {
+	case "SESSIONGW_ADMIN_TOKEN":
+		return "[REDACTED]"
+	case "SESSIONGW_DATABASE_URL", "SESSIONGW_REDIS_URL":
+		if u, err := url.Parse(v); err == nil {
+			return u.Redacted()
+		}
 		return "[REDACTED]"
 	}
 	return v

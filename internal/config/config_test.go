@@ -3,6 +3,7 @@ package config_test
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,45 @@ func TestProxySettings(t *testing.T) {
 		if _, _, err := config.Parse("t", nil, env(map[string]string{k: v}), io.Discard); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: error = %v; want one naming it", k, v, err)
 		}
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	token := write("token", "from-a-file-0123456789\n")
+	dsn := write("dsn", "postgres://app:s3cret@db:5432/sessions?sslmode=disable\n")
+	c, _, err := config.Parse("t", nil, env(map[string]string{"SESSIONGW_ADMIN_TOKEN_FILE": token, "SESSIONGW_DATABASE_URL_FILE": dsn}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminToken != "from-a-file-0123456789" || c.DatabaseURL != "postgres://app:s3cret@db:5432/sessions?sslmode=disable" {
+		t.Errorf("from files: token %q, database URL %q (trailing newline kept?)", c.AdminToken, c.DatabaseURL)
+	}
+	// A flag still wins over the file.
+	c, _, err = config.Parse("t", []string{"--admin-token", "from-the-flag-0123456789"}, env(map[string]string{"SESSIONGW_ADMIN_TOKEN_FILE": token}), io.Discard)
+	if err != nil || c.AdminToken != "from-the-flag-0123456789" {
+		t.Errorf("flag over file: %q, %v", c.AdminToken, err)
+	}
+	for name, e := range map[string]map[string]string{
+		"both":    {"SESSIONGW_ADMIN_TOKEN": "x-0123456789abcdef", "SESSIONGW_ADMIN_TOKEN_FILE": token},
+		"missing": {"SESSIONGW_ADMIN_TOKEN_FILE": filepath.Join(dir, "nope")},
+	} {
+		if _, _, err := config.Parse("t", nil, env(e), io.Discard); err == nil || !strings.Contains(err.Error(), "SESSIONGW_ADMIN_TOKEN") {
+			t.Errorf("%s: error %v; want one naming SESSIONGW_ADMIN_TOKEN", name, err)
+		}
+	}
+	// A bad URL from a file is reported without its password.
+	bad := write("bad", "mysql://app:s3cret@db/x")
+	_, _, err = config.Parse("t", nil, env(map[string]string{"SESSIONGW_DATABASE_URL_FILE": bad}), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad URL from a file: %v; want an error without the password", err)
 	}
 }
