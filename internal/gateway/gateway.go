@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -75,7 +76,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if o.ActivityMinGap <= 0 {
 		o.ActivityMinGap = time.Minute
 	}
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, o.PGTracer)
+	m := metrics.New()
+	var tracer pgx.QueryTracer = m.PGTracer()
+	if o.PGTracer != nil {
+		tracer = multitracer.New(tracer, o.PGTracer)
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, tracer)
 	if err != nil {
 		return nil, err
 	}
@@ -94,13 +100,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		pool.Close()
 		return nil, err
 	}
+	rdb.AddHook(m.RedisHook())
 	if o.RedisHook != nil {
 		rdb.AddHook(o.RedisHook)
 	}
 	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, ready: make(chan struct{})}
 	g.store = postgres.NewStore(pool)
 	g.store.SetRolling(postgres.Rolling{On: cfg.Rolling, TTL: cfg.SessionTTL, RememberTTL: cfg.RememberMeTTL, Absolute: cfg.AbsoluteTTL})
-	g.metrics = metrics.New()
+	g.metrics = m
+	m.WatchOutboxBacklog(g.store.OutboxBacklog)
 	g.cache = redis.NewCache(rdb, cfg.RedisPrefix, g.metrics.BreakerState)
 	g.bus = redis.NewBus(rdb, redis.BusOptions{
 		Prefix: cfg.RedisPrefix, Window: cfg.InvalidationTimeout, Logger: log, OnAck: g.metrics.InvalidationAcked,

@@ -58,6 +58,9 @@ func TestHealthAndMetrics(t *testing.T) {
 		`sessiongw_postgres_fallbacks_total 1`,
 		`sessiongw_redis_breaker_state{state="closed"} 1`,
 		`sessiongw_invalidation_subscriptions_total 1`,
+		`sessiongw_postgres_query_duration_seconds_count{result="ok"}`,
+		`sessiongw_redis_command_duration_seconds_count{command="get",result="ok"}`,
+		`sessiongw_outbox_backlog `,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

@@ -32,6 +32,7 @@ type Metrics struct {
 	breaker       *prometheus.GaugeVec
 	observers     sync.Map // requestKey → *requestObservers
 	cacheHits     [3][2]prometheus.Counter
+	deps          *dependencyMetrics
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -84,7 +85,8 @@ func New() *Metrics {
 		}
 	}
 	m.BreakerState("closed")
-	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker)
+	m.deps = newDependencyMetrics()
+	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker, m.deps.pg, m.deps.redis)
 	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
