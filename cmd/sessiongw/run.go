@@ -34,6 +34,9 @@ commands:
             link (exit status 1); --expect-head also proves that the chain
             up to an anchored head was not rewritten
   audit head  print the latest record's SEQ:HASH, to anchor elsewhere
+  config check
+            validate the configuration (file, environment, flags) and print
+            every effective value and where it came from, secrets redacted
   version   print the version
   healthcheck  exit 0 if this host's gateway answers /healthz (for container HEALTHCHECK)
   help      print this text and every setting
@@ -57,6 +60,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printHelp(stdout)
 		return nil
 	case "serve", "migrate", "cleanup", "healthcheck":
+	case "config":
+		if len(rest) == 0 || rest[0] != "check" {
+			fmt.Fprint(stderr, usage)
+			return errors.New(`config: say "config check"`)
+		}
+		return configCheck(rest[1:], getenv, stdout, stderr)
 	case "audit":
 		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "head") {
 			fmt.Fprint(stderr, usage)
@@ -163,6 +172,26 @@ func audit(ctx context.Context, databaseURL string, headOnly bool, expectHead st
 	}
 	fmt.Fprintf(stdout, "OK %d records (head %s)\n", v.Records, v.Head)
 	return nil
+}
+
+// configCheck validates the configuration and prints the effective values.
+func configCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	_, sources, extra, err := config.ParseWithSources("sessiongw config check", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(extra, " "))
+	}
+	fmt.Fprintln(stdout, "configuration is valid; effective values:")
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, s := range sources {
+		fmt.Fprintf(tw, "%s=%s\t(%s)\n", s.Env, s.Value, s.From)
+	}
+	return tw.Flush()
 }
 
 // takeFlag removes --name VALUE / --name=VALUE (or one dash) from args.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,35 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "sessiongw stopped") || !strings.Contains(logs.String(), "applied migrations") {
 		t.Errorf("serve logs = %s", logs.String())
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/sessiongw.yaml"
+	if err := os.WriteFile(path, []byte("cache_ttl: 6m\ndatabase_url: postgres://app:hunter2@db:5432/sessions\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		return map[string]string{"SESSIONGW_ADMIN_TOKEN": "a-very-secret-admin-token"}[k]
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"config", "check", "--config", path, "--log-level", "warn"}, getenv, &out, &out); err != nil {
+		t.Fatalf("config check: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"configuration is valid", "SESSIONGW_CACHE_TTL=6m", "(config file)", "SESSIONGW_LOG_LEVEL=warn", "(--log-level)",
+		"SESSIONGW_ADMIN_TOKEN=[REDACTED]", "(SESSIONGW_ADMIN_TOKEN)", "SESSIONGW_SESSION_TTL=24h", "(default)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, secret := range []string{"hunter2", "a-very-secret-admin-token"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("config check printed a secret")
+		}
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"config", "check", "--cache-ttl", "1h"}, getenv, &out, &out); err == nil || !strings.Contains(err.Error(), "SESSIONGW_CACHE_TTL") {
+		t.Errorf("config check of an invalid configuration: %v", err)
 	}
 }

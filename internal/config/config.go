@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+
+	"gopkg.in/yaml.v3"
 	"strconv"
 	"strings"
 	"time"
@@ -201,10 +203,27 @@ var settings = []setting{
 		stringInto(func(c *Config) *string { return &c.LogFormat })},
 }
 
-// Parse builds a Config from defaults, then getenv, then the flags in args
-// (which win), and validates it. "--no-migrate" is accepted as a shorthand
+// Parse builds a Config from defaults, then the configuration file (--config
+// or SESSIONGW_CONFIG), then getenv, then the flags in args (which win), and
+// validates it. "--no-migrate" is accepted as a shorthand
 // for --auto-migrate=false. Errors name the offending setting.
 func Parse(name string, args []string, getenv func(string) string, usage io.Writer) (Config, []string, error) {
+	c, _, rest, err := ParseWithSources(name, args, getenv, usage)
+	return c, rest, err
+}
+
+// Source is where one setting's effective value came from.
+type Source struct {
+	Env, Flag string
+	Value     string // redacted when it is a secret
+	From      string // "default", "config file", the variable or the flag
+}
+
+// ParseWithSources is Parse, also reporting every setting's effective value
+// and where it came from (for "sessiongw config check"). Precedence: flags,
+// then environment variables (or their _FILE), then the configuration file
+// (--config / SESSIONGW_CONFIG), then defaults.
+func ParseWithSources(name string, args []string, getenv func(string) string, usage io.Writer) (Config, []Source, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usage)
 	vals := make([]*string, len(settings))
@@ -212,23 +231,35 @@ func Parse(name string, args []string, getenv func(string) string, usage io.Writ
 		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def))
 	}
 	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations on start (same as SESSIONGW_AUTO_MIGRATE=false)")
+	configPath := fs.String("config", "", "YAML configuration file (env SESSIONGW_CONFIG); flags and environment variables override it")
 	if err := fs.Parse(args); err != nil {
-		return Config{}, nil, err
+		return Config{}, nil, nil, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["config"] {
+		*configPath = getenv("SESSIONGW_CONFIG")
+	}
+	file, err := readFile(*configPath)
+	if err != nil {
+		return Config{}, nil, nil, err
+	}
 
 	var c Config
+	sources := make([]Source, len(settings))
 	for i, s := range settings {
-		v, src := s.def, "default of "+s.env
+		v, src := s.def, "default"
+		if fv, ok := file[s.fileKey()]; ok {
+			v, src = fv, "config file"
+		}
 		if fromFile[s.env] {
 			if path := getenv(s.env + "_FILE"); path != "" {
 				if getenv(s.env) != "" {
-					return Config{}, nil, fmt.Errorf("config: set %s or %s_FILE, not both", s.env, s.env)
+					return Config{}, nil, nil, fmt.Errorf("config: set %s or %s_FILE, not both", s.env, s.env)
 				}
 				b, err := os.ReadFile(path)
 				if err != nil {
-					return Config{}, nil, fmt.Errorf("config: %s_FILE: %w", s.env, err)
+					return Config{}, nil, nil, fmt.Errorf("config: %s_FILE: %w", s.env, err)
 				}
 				v, src = strings.TrimRight(string(b), "\r\n"), s.env+"_FILE"
 			}
@@ -240,16 +271,67 @@ func Parse(name string, args []string, getenv func(string) string, usage io.Writ
 			v, src = *vals[i], "--"+s.flag
 		}
 		if err := s.set(&c, strings.TrimSpace(v)); err != nil {
-			return Config{}, nil, fmt.Errorf("config: %s=%q: %w", src, redact(s.env, v), err)
+			where := src
+			if src == "config file" {
+				where = *configPath + ": " + s.fileKey()
+			}
+			return Config{}, nil, nil, fmt.Errorf("config: %s=%q: %w", where, redact(s.env, v), err)
 		}
+		sources[i] = Source{Env: s.env, Flag: "--" + s.flag, Value: redact(s.env, strings.TrimSpace(v)), From: src}
 	}
 	if *noMigrate {
 		c.AutoMigrate = false
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, nil, err
+		return Config{}, nil, nil, err
 	}
-	return c, fs.Args(), nil
+	return c, sources, fs.Args(), nil
+}
+
+// fileKey is the setting's key in the configuration file: the variable's
+// name without SESSIONGW_, in lower case (SESSIONGW_CACHE_TTL → cache_ttl).
+func (s setting) fileKey() string { return strings.ToLower(strings.TrimPrefix(s.env, "SESSIONGW_")) }
+
+// readFile reads a YAML configuration file into setting values. Scalars
+// are taken as written; a list becomes the comma-separated form of the
+// variable. An unknown key is an error (a typo would otherwise be ignored).
+func readFile(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.fileKey()] = true
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if !known[k] {
+			return nil, fmt.Errorf("config: %s: unknown setting %q", path, k)
+		}
+		switch v := v.(type) {
+		case nil:
+			out[k] = ""
+		case string, bool, int, float64:
+			out[k] = fmt.Sprint(v)
+		case []any:
+			parts := make([]string, len(v))
+			for i, e := range v {
+				parts[i] = fmt.Sprint(e)
+			}
+			out[k] = strings.Join(parts, ",")
+		default:
+			return nil, fmt.Errorf("config: %s: %s must be a value or a list", path, k)
+		}
+	}
+	return out, nil
 }
 
 // fromFile are the secrets that may also come from a file named by
@@ -260,6 +342,9 @@ var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_DATABAS
 // redact keeps secrets out of error messages: the admin token entirely,
 // the password of a URL.
 func redact(env, v string) string {
+	if v == "" {
+		return ""
+	}
 	switch env {
 	case "SESSIONGW_ADMIN_TOKEN":
 		return "[REDACTED]"

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,86 @@ func TestSecretsFromFiles(t *testing.T) {
 	_, _, err = config.Parse("t", nil, env(map[string]string{"SESSIONGW_DATABASE_URL_FILE": bad}), io.Discard)
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("bad URL from a file: %v; want an error without the password", err)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sessiongw.yaml")
+	if err := os.WriteFile(path, []byte(`
+cache_ttl: 7m
+local_cache_size: 5000
+rolling: true
+trusted_proxies: [10.0.0.0/8, 192.168.1.1]
+log_level: warn
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, sources, _, err := config.ParseWithSources("t", []string{"--log-level", "error"},
+		env(map[string]string{"SESSIONGW_CONFIG": path, "SESSIONGW_LOCAL_CACHE_SIZE": "6000"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CacheTTL != 7*time.Minute || !c.Rolling || len(c.TrustedProxies) != 2 {
+		t.Errorf("from the file: cache TTL %s, rolling %v, trusted proxies %v", c.CacheTTL, c.Rolling, c.TrustedProxies)
+	}
+	if c.LocalCacheSize != 6000 || c.LogLevel != "error" {
+		t.Errorf("precedence: local cache size %d (env over file), log level %q (flag over file)", c.LocalCacheSize, c.LogLevel)
+	}
+	from := map[string]string{}
+	for _, s := range sources {
+		from[s.Env] = s.From
+	}
+	if from["SESSIONGW_CACHE_TTL"] != "config file" || from["SESSIONGW_LOCAL_CACHE_SIZE"] != "SESSIONGW_LOCAL_CACHE_SIZE" ||
+		from["SESSIONGW_LOG_LEVEL"] != "--log-level" || from["SESSIONGW_SESSION_TTL"] != "default" {
+		t.Errorf("sources: %v", from)
+	}
+	// --config wins over SESSIONGW_CONFIG.
+	other := filepath.Join(dir, "other.yaml")
+	if err := os.WriteFile(other, []byte("cache_ttl: 9m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, err := config.Parse("t", []string{"--config", other}, env(map[string]string{"SESSIONGW_CONFIG": path}), io.Discard); err != nil || c.CacheTTL != 9*time.Minute {
+		t.Errorf("--config over SESSIONGW_CONFIG: %v, %v", c.CacheTTL, err)
+	}
+	for name, content := range map[string]string{
+		"unknown key":  "cache_tll: 5m\n",
+		"bad value":    "cache_ttl: 1m\n",
+		"nested value": "cache_ttl: {a: 1}\n",
+		"not YAML":     "cache_ttl: [\n",
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := config.Parse("t", []string{"--config", p}, env(nil), io.Discard); err == nil || !strings.Contains(strings.ToLower(err.Error()), "cache_t") && name != "not YAML" {
+			t.Errorf("%s: %v; want an error naming the key", name, err)
+		}
+	}
+	if _, _, err := config.Parse("t", []string{"--config", filepath.Join(dir, "missing.yaml")}, env(nil), io.Discard); err == nil {
+		t.Errorf("a missing configuration file was accepted")
+	}
+}
+
+// TestExampleConfigFileIsCompleteAndValid: the shipped example parses,
+// sets every setting, and equals the defaults.
+func TestExampleConfigFileIsCompleteAndValid(t *testing.T) {
+	t.Parallel()
+	c, sources, _, err := config.ParseWithSources("t", []string{"--config", "../../config/sessiongw.example.yaml"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sources {
+		if s.From != "config file" {
+			t.Errorf("the example does not set %s", s.Env)
+		}
+	}
+	def, _, err := config.Parse("t", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, def) {
+		t.Errorf("the example's values differ from the defaults:\n%+v\n%+v", c, def)
 	}
 }
