@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sessiongw/sessiongw/internal/activity"
 	"github.com/sessiongw/sessiongw/internal/config"
@@ -28,6 +31,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/ratelimit"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/tracing"
 )
 
 // Options adjusts a Gateway for tests.
@@ -38,6 +42,9 @@ type Options struct {
 	PGTracer         pgx.QueryTracer    // sees every Postgres query (tests)
 	BeforeFill       func(session.Hash) // pauses fills (tests)
 	RedisHook        goredis.Hook       // sees every Redis command (benchmarks)
+	// TraceExporter, when set, receives every span synchronously (tests);
+	// otherwise spans go over OTLP when the OTEL_ variables ask for it.
+	TraceExporter sdktrace.SpanExporter
 	// NoSharedCache answers every validation from Postgres (the benchmark
 	// baseline of what the service we replace did).
 	NoSharedCache bool
@@ -57,6 +64,7 @@ type Gateway struct {
 	batcher  *activity.Batcher
 	svc      *session.Service
 	metrics  *metrics.Metrics
+	tracing  *tracing.Tracing // nil: tracing off
 	handler  http.Handler
 	ready    chan struct{}
 	readyOne sync.Once
@@ -77,9 +85,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		o.ActivityMinGap = time.Minute
 	}
 	m := metrics.New()
-	var tracer pgx.QueryTracer = m.PGTracer()
+	var tr *tracing.Tracing
+	switch {
+	case o.TraceExporter != nil:
+		tr = tracing.New(o.TraceExporter, true, "")
+	case tracing.Enabled(os.Getenv):
+		var err error
+		if tr, err = tracing.NewOTLP(ctx, ""); err != nil {
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+	}
+	tracers := []pgx.QueryTracer{m.PGTracer()}
+	if tr != nil {
+		log = slog.New(tracing.LogHandler(log.Handler()))
+		tracers = append(tracers, tr.PGTracer())
+	}
 	if o.PGTracer != nil {
-		tracer = multitracer.New(tracer, o.PGTracer)
+		tracers = append(tracers, o.PGTracer)
+	}
+	var tracer pgx.QueryTracer = tracers[0]
+	if len(tracers) > 1 {
+		tracer = multitracer.New(tracers...)
 	}
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, tracer)
 	if err != nil {
@@ -101,10 +127,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		return nil, err
 	}
 	rdb.AddHook(m.RedisHook())
+	if tr != nil {
+		rdb.AddHook(tr.RedisHook())
+	}
 	if o.RedisHook != nil {
 		rdb.AddHook(o.RedisHook)
 	}
-	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, ready: make(chan struct{})}
+	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, tracing: tr, ready: make(chan struct{})}
 	g.store = postgres.NewStore(pool)
 	g.store.SetRolling(postgres.Rolling{On: cfg.Rolling, TTL: cfg.SessionTTL, RememberTTL: cfg.RememberMeTTL, Absolute: cfg.AbsoluteTTL})
 	g.metrics = m
@@ -151,7 +180,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			{Name: "postgres", Ping: g.store.Ping},
 			{Name: "redis", Ping: g.cache.Ping},
 		},
-		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log,
+		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log, Tracer: g.tracer(),
 		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies, AuthHeaders: cfg.AuthHeaders,
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
 	})
@@ -291,6 +320,20 @@ func (g *Gateway) Close() {
 	}
 	_ = g.rdb.Close()
 	g.pool.Close()
+	if g.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), tracing.Timeout)
+		defer cancel()
+		if err := g.tracing.Shutdown(ctx); err != nil {
+			g.log.Warn("flushing traces failed", "err", err)
+		}
+	}
+}
+
+func (g *Gateway) tracer() trace.Tracer {
+	if g.tracing == nil {
+		return nil
+	}
+	return g.tracing.Tracer()
 }
 
 // Cleanup runs one cleanup (for `sessiongw cleanup`).

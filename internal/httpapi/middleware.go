@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // connectionClose is shared by every draining answer (never modified).
@@ -21,12 +25,16 @@ var connectionClose = []string{"close"}
 //   - record route, method, status and latency of every request, and log
 //     one line per request at debug level only (never headers or bodies,
 //     which carry tokens).
-func around(rec RequestRecorder, log *slog.Logger, draining func() bool) echo.MiddlewareFunc {
+//   - with a tracer, make a span of the request (off by default: no cost).
+func around(rec RequestRecorder, log *slog.Logger, draining func() bool, tracer trace.Tracer) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			if draining() {
 				c.Response().Header()["Connection"] = connectionClose
+			}
+			if tracer != nil {
+				defer startSpan(c, tracer)()
 			}
 			if err := recoverPanic(c, next, log); err != nil {
 				c.Error(err)
@@ -47,6 +55,30 @@ func around(rec RequestRecorder, log *slog.Logger, draining func() bool) echo.Mi
 			}
 			return nil
 		}
+	}
+}
+
+var traceContext = propagation.TraceContext{}
+
+// startSpan starts the request's span (a child of the caller's trace when
+// the request carries one) and returns the function that ends it.
+func startSpan(c echo.Context, tracer trace.Tracer) func() {
+	r := c.Request()
+	route := c.Path()
+	if route == "" {
+		route = "unmatched"
+	}
+	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := tracer.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
+	c.SetRequest(r.WithContext(ctx))
+	return func() {
+		status := c.Response().Status
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	AuthHeaders string
 	// Redirect configures /v1/auth/redirect.
 	Redirect RedirectConfig
+	// Tracer, when set, makes a span of every request, continuing the
+	// trace context (W3C traceparent) the request carries.
+	Tracer trace.Tracer
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -48,7 +52,7 @@ func New(cfg Config) *echo.Echo {
 	if draining == nil {
 		draining = func() bool { return false }
 	}
-	e.Use(around(cfg.Recorder, cfg.Logger, draining))
+	e.Use(around(cfg.Recorder, cfg.Logger, draining, cfg.Tracer))
 	svc, cookie := cfg.Service, cfg.CookieName
 	headers := headerSet(cfg.AuthHeaders)
 
