@@ -33,7 +33,7 @@ func authDecision(c echo.Context, svc *session.Service, cookieName string, heade
 		case http.StatusUnauthorized, http.StatusForbidden:
 		default:
 			if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
-				log.Error("auth check failed", "err", err)
+				log.ErrorContext(c.Request().Context(), "auth check failed", "err", err, "request_id", requestID(c))
 			}
 			status = http.StatusServiceUnavailable
 			h["Retry-After"] = retryAfter

@@ -91,7 +91,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		ae := describe(err)
 		if ae.Status >= 500 {
-			log.Error("request failed", "route", c.Path(), "method", c.Request().Method, "status", ae.Status, "err", err)
+			log.ErrorContext(c.Request().Context(), "request failed", "route", c.Path(), "method", c.Request().Method, "status", ae.Status, "err", err, "request_id", requestID(c))
 		}
 		if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusTooManyRequests {
 			c.Response().Header().Set("Retry-After", retryAfterSeconds)

@@ -25,6 +25,7 @@ var connectionClose = []string{"close"}
 //   - record route, method, status and latency of every request, and log
 //     one line per request at debug level only (never headers or bodies,
 //     which carry tokens).
+//   - return the caller's X-Request-Id (log lines carry it too);
 //   - with a tracer, make a span of the request (off by default: no cost).
 func around(rec RequestRecorder, log *slog.Logger, draining func() bool, tracer trace.Tracer) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -33,6 +34,7 @@ func around(rec RequestRecorder, log *slog.Logger, draining func() bool, tracer 
 			if draining() {
 				c.Response().Header()["Connection"] = connectionClose
 			}
+			echoRequestID(c)
 			if tracer != nil {
 				defer startSpan(c, tracer)()
 			}
@@ -51,7 +53,7 @@ func around(rec RequestRecorder, log *slog.Logger, draining func() bool, tracer 
 				log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request",
 					slog.String("method", c.Request().Method), slog.String("route", route),
 					slog.Int("status", c.Response().Status), slog.Duration("duration", d),
-					slog.String("client", c.RealIP()))
+					slog.String("client", c.RealIP()), slog.String("request_id", requestID(c)))
 			}
 			return nil
 		}
@@ -85,7 +87,7 @@ func startSpan(c echo.Context, tracer trace.Tracer) func() {
 func recoverPanic(c echo.Context, next echo.HandlerFunc, log *slog.Logger) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("panic in handler", "route", c.Path(), "panic", fmt.Sprint(p))
+			log.Error("panic in handler", "route", c.Path(), "panic", fmt.Sprint(p), "request_id", requestID(c))
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()

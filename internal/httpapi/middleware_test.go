@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,4 +61,63 @@ func TestAroundRecoversRecordsAndDrains(t *testing.T) {
 			t.Errorf("recorded[%d] = %v; want %v", i, rec.got[i], want[i])
 		}
 	}
+}
+
+func TestRequestIDs(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := New(Config{Logger: log})
+	do := func(id string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		if id != "" {
+			r.Header.Set("X-Request-Id", id)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w
+	}
+	if w := do("req-abc-123"); w.Header().Get("X-Request-Id") != "req-abc-123" {
+		t.Errorf("X-Request-Id not returned: %q", w.Header().Get("X-Request-Id"))
+	}
+	if !strings.Contains(logs.String(), `"request_id":"req-abc-123"`) {
+		t.Errorf("the request line lacks the caller's request id: %s", logs.String())
+	}
+	logs.Reset()
+	if w := do(""); w.Header().Get("X-Request-Id") != "" {
+		t.Errorf("a request without an id got one back: %q", w.Header().Get("X-Request-Id"))
+	}
+	if !regexp.MustCompile(`"request_id":"[0-9a-f]{16}"`).MatchString(logs.String()) {
+		t.Errorf("the request line lacks a generated request id: %s", logs.String())
+	}
+	logs.Reset()
+	if w := do("bad id\twith spaces"); w.Header().Get("X-Request-Id") != "" {
+		t.Errorf("an unsafe request id was returned")
+	}
+	if strings.Contains(logs.String(), "bad id") {
+		t.Errorf("an unsafe request id reached the log: %s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
 }
