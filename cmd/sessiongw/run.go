@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stderr, usage)
 			return errors.New(`config: say "config check"`)
 		}
-		return configCheck(rest[1:], getenv, stdout, stderr)
+		cmd, rest = "config check", rest[1:]
 	case "audit":
 		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "head") {
 			fmt.Fprint(stderr, usage)
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "audit verify" {
 		rest, expectHead = takeFlag(rest, "expect-head")
 	}
-	cfg, extra, err := config.Parse("sessiongw "+cmd, rest, getenv, stderr)
+	cfg, sources, extra, err := config.ParseWithSources("sessiongw "+cmd, rest, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -90,8 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(extra) > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(extra, " "))
 	}
-	if cmd == "healthcheck" {
+	switch cmd {
+	case "healthcheck":
 		return healthcheck(ctx, cfg.HTTPAddr, stdout)
+	case "config check":
+		return printSources(sources, stdout)
 	}
 	log := newLogger(cfg, stderr)
 
@@ -174,18 +177,8 @@ func audit(ctx context.Context, databaseURL string, headOnly bool, expectHead st
 	return nil
 }
 
-// configCheck validates the configuration and prints the effective values.
-func configCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	_, sources, extra, err := config.ParseWithSources("sessiongw config check", args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(extra) > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(extra, " "))
-	}
+// printSources prints every effective setting and where it came from.
+func printSources(sources []config.Source, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "configuration is valid; effective values:")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, s := range sources {

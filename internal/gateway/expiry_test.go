@@ -26,17 +26,8 @@ func twoReplicas(t *testing.T, mod func(*config.Config)) (a, b *testenv.Replica,
 // them is not a new device.
 func sameDeviceSession(t *testing.T, base string, userID int64, rememberMe bool) (token, id string) {
 	t.Helper()
-	r := testenv.Do(t, http.MethodPost, base+"/v1/admin/sessions", map[string]any{"user_id": userID, "remember_me": rememberMe,
-		"ip_address": "127.0.0.1", "user_agent": "Go-http-client/1.1"}, testenv.Admin()...)
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create session: %d %s", r.Status, r.Body)
-	}
-	var out struct {
-		Token   string
-		Session struct{ ID string }
-	}
-	r.Decode(t, &out)
-	return out.Token, out.Session.ID
+	token, id, _ = testenv.NewSessionFrom(t, base, userID, rememberMe, "127.0.0.1", "Go-http-client/1.1")
+	return token, id
 }
 
 func flush(rs ...*testenv.Replica) {

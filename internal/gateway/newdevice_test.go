@@ -11,22 +11,6 @@ import (
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
 
-func sessionFrom(t *testing.T, base string, userID int64, ip, ua string) (token, id string, newDevice bool) {
-	t.Helper()
-	r := testenv.Do(t, http.MethodPost, base+"/v1/admin/sessions",
-		map[string]any{"user_id": userID, "ip_address": ip, "user_agent": ua}, testenv.Admin()...)
-	wantStatus(t, "create session", r, http.StatusCreated)
-	var out struct {
-		Token   string
-		Session struct {
-			ID        string `json:"id"`
-			NewDevice bool   `json:"new_device"`
-		}
-	}
-	r.Decode(t, &out)
-	return out.Token, out.Session.ID, out.Session.NewDevice
-}
-
 func restoredNewDevice(t *testing.T, base, tok, ua string) bool {
 	t.Helper()
 	r := testenv.Do(t, http.MethodGet, base+"/v1/session", nil, append(testenv.Bearer(tok), "User-Agent", ua)...)
@@ -63,9 +47,9 @@ func TestNewDeviceDetection(t *testing.T) {
 
 	// The first device of a user is not "new"; the same one again is not
 	// either; another user agent is.
-	tokA, idA, newA := sessionFrom(t, base, 1, "127.0.0.1", firefox)
-	tokB, _, newB := sessionFrom(t, base, 1, "127.0.0.1", firefox)
-	tokC, idC, newC := sessionFrom(t, base, 1, "127.0.0.1", chrome)
+	tokA, idA, newA := testenv.NewSessionFrom(t, base, 1, false, "127.0.0.1", firefox)
+	tokB, _, newB := testenv.NewSessionFrom(t, base, 1, false, "127.0.0.1", firefox)
+	tokC, idC, newC := testenv.NewSessionFrom(t, base, 1, false, "127.0.0.1", chrome)
 	if newA || newB || !newC {
 		t.Fatalf("new_device at creation: first %v, same device %v, other user agent %v; want false, false, true", newA, newB, newC)
 	}

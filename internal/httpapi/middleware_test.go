@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,7 @@ func TestAroundRecoversRecordsAndDrains(t *testing.T) {
 
 func TestRequestIDs(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs bytes.Buffer // ServeHTTP runs on this goroutine
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := New(Config{Logger: log})
 	do := func(id string) *httptest.ResponseRecorder {
@@ -97,27 +98,4 @@ func TestRequestIDs(t *testing.T) {
 	if strings.Contains(logs.String(), "bad id") {
 		t.Errorf("an unsafe request id reached the log: %s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }

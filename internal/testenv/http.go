@@ -96,15 +96,26 @@ func PutUser(t testing.TB, base string, id int64, body map[string]any) Response 
 // its token and public id.
 func NewSession(t testing.TB, base string, userID int64, rememberMe bool, userAgent string) (token, id string) {
 	t.Helper()
+	token, id, _ = NewSessionFrom(t, base, userID, rememberMe, "192.0.2.7", userAgent)
+	return token, id
+}
+
+// NewSessionFrom creates a session as if from the client at ip with
+// userAgent, and also reports whether it was flagged as a new device.
+func NewSessionFrom(t testing.TB, base string, userID int64, rememberMe bool, ip, userAgent string) (token, id string, newDevice bool) {
+	t.Helper()
 	r := Do(t, http.MethodPost, base+"/v1/admin/sessions",
-		map[string]any{"user_id": userID, "remember_me": rememberMe, "ip_address": "192.0.2.7", "user_agent": userAgent}, Admin()...)
+		map[string]any{"user_id": userID, "remember_me": rememberMe, "ip_address": ip, "user_agent": userAgent}, Admin()...)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create session: %d %s", r.Status, r.Body)
 	}
 	var out struct {
 		Token   string
-		Session struct{ ID string }
+		Session struct {
+			ID        string `json:"id"`
+			NewDevice bool   `json:"new_device"`
+		}
 	}
 	r.Decode(t, &out)
-	return out.Token, out.Session.ID
+	return out.Token, out.Session.ID, out.Session.NewDevice
 }
