@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -529,6 +530,16 @@ func TestPropertyPostgresOutageGrace(t *testing.T) {
 	wantStatus(t, "confirm", auth(t, rep.URL, confirmed), http.StatusOK)
 	wantStatus(t, "confirm the one to revoke", auth(t, rep.URL, revoked), http.StatusOK)
 	wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil, testenv.Bearer(revoked)...), http.StatusNoContent)
+	// The logout's outbox notification must be handled before the outage:
+	// handled during it, the entry cannot be read, and the replica rightly
+	// flushes every copy, grace included.
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(string(testenv.Do(t, http.MethodGet, rep.URL+"/metrics", nil).Body), `sessiongw_outbox_notifications_total{result="read"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the logout's outbox notification was never handled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	pgProxy.SetMode(faultproxyCut)
 	redisProxy.SetMode(faultproxyCut)

@@ -31,6 +31,7 @@ func exported(t *testing.T) map[string]bool {
 	m.ActivityFlushed(1, nil)
 	m.FillRefused()
 	m.OutboxRelayed(1)
+	m.OutboxNotified(false)
 	m.InvalidationAcked(false)
 	m.WatchOutboxBacklog(func(context.Context) (int, error) { return 3, nil })
 	tr := m.PGTracer()

@@ -28,6 +28,7 @@ type Metrics struct {
 	activityBatch *prometheus.CounterVec
 	fillsRefused  prometheus.Counter
 	outbox        prometheus.Counter
+	notified      *prometheus.CounterVec
 	acks          *prometheus.CounterVec
 	breaker       *prometheus.GaugeVec
 	observers     sync.Map // requestKey → *requestObservers
@@ -86,7 +87,10 @@ func New() *Metrics {
 	}
 	m.BreakerState("closed")
 	m.deps = newDependencyMetrics()
-	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker, m.deps.pg, m.deps.redis)
+	m.notified = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiongw_outbox_notifications_total", Help: "Postgres notifications of outbox entries handled, by result: read, or unreadable (the in-process caches were flushed to be safe).",
+	}, []string{"result"})
+	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker, m.deps.pg, m.deps.redis, m.notified)
 	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -165,6 +169,15 @@ func (m *Metrics) FillRefused() { m.fillsRefused.Inc() }
 
 // OutboxRelayed implements session.Observer.
 func (m *Metrics) OutboxRelayed(n int) { m.outbox.Add(float64(n)) }
+
+// OutboxNotified implements session.Observer.
+func (m *Metrics) OutboxNotified(read bool) {
+	if read {
+		m.notified.WithLabelValues("read").Inc()
+		return
+	}
+	m.notified.WithLabelValues("unreadable").Inc()
+}
 
 // InvalidationAcked records the outcome of one waited publish.
 func (m *Metrics) InvalidationAcked(timedOut bool) {

@@ -95,13 +95,15 @@ func (s *Service) HandleNotify(ctx context.Context, id int64) {
 		// We cannot tell what changed: drop everything to be safe.
 		s.log.Warn("outbox entry unreadable; flushing the in-process cache", "id", id, "err", err)
 		s.HandleFlush()
+		s.obs.OutboxNotified(false)
 		return
 	}
 	if inv.All {
 		s.HandleFlush()
-		return
+	} else {
+		s.dropLocal(inv.Hashes)
 	}
-	s.dropLocal(inv.Hashes)
+	s.obs.OutboxNotified(true)
 }
 
 // WakeRelay asks the relay loop to run now.

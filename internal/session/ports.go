@@ -154,6 +154,10 @@ type Observer interface {
 	SubscriptionReset()
 	FillRefused()
 	OutboxRelayed(n int)
+	// OutboxNotified: a Postgres notification of an outbox entry was
+	// handled, reading the entry (read) or failing to and flushing the
+	// in-process caches to be safe (!read).
+	OutboxNotified(read bool)
 }
 
 // Cache layer names passed to Observer.CacheLookup.
@@ -173,6 +177,7 @@ func (NopObserver) InvalidationsReceived(int)  {}
 func (NopObserver) SubscriptionReset()         {}
 func (NopObserver) FillRefused()               {}
 func (NopObserver) OutboxRelayed(int)          {}
+func (NopObserver) OutboxNotified(bool)        {}
 
 type nopActivity struct{}
 
