@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/maypok86/otter/v2"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
@@ -20,6 +21,15 @@ import (
 type Store struct {
 	pool    *pgxpool.Pool
 	rolling Rolling
+	// known remembers, for an hour, devices this replica has seen its
+	// users use, so activity from them costs no detection queries.
+	known *otter.Cache[deviceKey, struct{}]
+}
+
+// deviceKey is one address or user agent of one user.
+type deviceKey struct {
+	userID      int64
+	kind, value string
 }
 
 // Rolling is the rolling-expiry policy applied with every activity write:
@@ -45,7 +55,12 @@ func rollingExpiry(at, on, ttl, remember, absolute string) string {
 var _ session.Store = (*Store)(nil)
 
 // NewStore returns a Store using pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, known: otter.Must(&otter.Options[deviceKey, struct{}]{
+		MaximumSize:      100_000,
+		ExpiryCalculator: otter.ExpiryWriting[deviceKey, struct{}](time.Hour),
+	})}
+}
 
 // Connect opens a pool for dsn and checks that it answers. A non-nil tracer
 // sees every query (tests count them with it).
@@ -401,9 +416,10 @@ func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time
 	return interpret("record activity", err)
 }
 
-// TouchSessions writes a batch of coalesced activity in one statement;
-// touches from another address or user agent than the session's own go
-// through new-device detection in the same transaction.
+// TouchSessions writes a batch of coalesced activity in one statement.
+// Touches from another address or user agent than the session's own then go
+// through new-device detection, each in a short transaction of its own,
+// unless this replica saw the user use that device within the hour.
 func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	if len(ts) == 0 {
 		return nil
@@ -416,47 +432,78 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 		ids[i], ats[i], ips[i], uas[i] = t.SessionID, t.At, t.Client.IP, t.Client.UserAgent
 	}
 	r := s.rolling
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			UPDATE sessions s SET last_activity_at = v.at,
-				expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
-			FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
-			WHERE s.public_id = v.id AND s.last_activity_at < v.at
-			RETURNING s.public_id, s.user_id, v.at, v.ip, v.ua,
-				(v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent)`, ids, ats,
-			r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds(), ips, uas)
-		if err != nil {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE sessions s SET last_activity_at = v.at,
+			expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
+		FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
+		WHERE s.public_id = v.id AND s.last_activity_at < v.at
+		RETURNING s.public_id, s.user_id, v.at, v.ip, v.ua,
+			(v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent)`, ids, ats,
+		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds(), ips, uas)
+	if err != nil {
+		return interpret("touch sessions", err)
+	}
+	type other struct {
+		id     uuid.UUID
+		userID int64
+		at     time.Time
+		client session.Client
+	}
+	var others []other
+	for rows.Next() {
+		var o other
+		var differs bool
+		if err := rows.Scan(&o.id, &o.userID, &o.at, &o.client.IP, &o.client.UserAgent, &differs); err != nil {
+			rows.Close()
+			return interpret("touch sessions", err)
+		}
+		if differs && !s.knows(o.userID, o.client) {
+			others = append(others, o)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return interpret("touch sessions", err)
+	}
+	// Each detection is a transaction of its own, so the audit head is
+	// never held for a whole batch.
+	for _, o := range others {
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			_, err := recordDevices(ctx, tx, o.userID, o.id.String(), o.client, o.at)
 			return err
+		}); err != nil {
+			return interpret("new-device detection", err)
 		}
-		type other struct {
-			id     uuid.UUID
-			userID int64
-			at     time.Time
-			client session.Client
+		s.remember(o.userID, o.client)
+	}
+	return nil
+}
+
+// knows reports whether this replica saw the user use both the address
+// and the user agent of c within the hour.
+func (s *Store) knows(userID int64, c session.Client) bool {
+	for _, k := range deviceKeys(userID, c) {
+		if _, ok := s.known.GetIfPresent(k); !ok {
+			return false
 		}
-		var others []other
-		for rows.Next() {
-			var o other
-			var differs bool
-			if err := rows.Scan(&o.id, &o.userID, &o.at, &o.client.IP, &o.client.UserAgent, &differs); err != nil {
-				rows.Close()
-				return err
-			}
-			if differs {
-				others = append(others, o)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, o := range others {
-			if _, err := recordDevices(ctx, tx, o.userID, o.id.String(), o.client, o.at); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return interpret("touch sessions", err)
+	}
+	return true
+}
+
+func (s *Store) remember(userID int64, c session.Client) {
+	for _, k := range deviceKeys(userID, c) {
+		s.known.Set(k, struct{}{})
+	}
+}
+
+func deviceKeys(userID int64, c session.Client) []deviceKey {
+	var ks []deviceKey
+	if c.IP != "" {
+		ks = append(ks, deviceKey{userID, "ip_address", c.IP})
+	}
+	if c.UserAgent != "" {
+		ks = append(ks, deviceKey{userID, "user_agent", c.UserAgent})
+	}
+	return ks
 }
 
 // recordDevices notes the client's address and user agent among the
