@@ -470,6 +470,15 @@ func TestPropertyFloodIsBounded(t *testing.T) {
 	if limited == 0 {
 		t.Error("no flooded request was limited")
 	}
+	// A limited token took no fill lease: only lookups that reached
+	// Postgres did (their leases live 10 s).
+	leases, err := testenv.Client(t, cfg.RedisURL).Keys(context.Background(), cfg.RedisPrefix+":lease:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(leases)) > queries {
+		t.Errorf("%d fill leases for %d Postgres lookups: rate-limited tokens took leases", len(leases), queries)
+	}
 }
 
 func mustToken(t *testing.T, s string) session.Token {

@@ -348,6 +348,10 @@ func (g *Gateway) Cleanup(ctx context.Context) (int, error) {
 // noSharedCache always misses and never fills (Options.NoSharedCache).
 type noSharedCache struct{}
 
+func (noSharedCache) Peek(context.Context, session.Hash) (session.Restored, bool, error) {
+	return session.Restored{}, false, nil
+}
+
 func (noSharedCache) Get(context.Context, session.Hash) (session.Restored, bool, session.Lease, error) {
 	return session.Restored{}, false, "", nil
 }

@@ -103,11 +103,9 @@ func (c *Cache) do(fn func() (any, error)) (any, error) {
 	return v, err
 }
 
-// Get implements session.SharedCache. A hit costs one plain GET; only a
-// miss runs the lease script (a second round trip, which also returns the
-// entry should a fill have landed in between). An entry that does not
-// decode is treated as a miss and removed.
-func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool, session.Lease, error) {
+// Peek implements session.SharedCache: one plain GET. An entry that does
+// not decode is treated as a miss and removed.
+func (c *Cache) Peek(ctx context.Context, h session.Hash) (session.Restored, bool, error) {
 	key := Key(c.prefix, h)
 	v, err := c.do(func() (any, error) {
 		v, err := c.rdb.Get(ctx, key).Result()
@@ -117,33 +115,46 @@ func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool
 		return v, err
 	})
 	if err != nil {
-		return session.Restored{}, false, "", fmt.Errorf("redis: get: %w", err)
+		return session.Restored{}, false, fmt.Errorf("redis: get: %w", err)
 	}
 	if v == nil {
-		lease := c.leaseID + "-" + strconv.FormatUint(c.leaseSeq.Add(1), 36)
-		v, err = c.do(func() (any, error) {
-			return getScript.Run(ctx, c.rdb, []string{key, LeaseKey(c.prefix, h)}, lease, c.leaseTTL.Milliseconds()).Result()
-		})
-		if err != nil {
-			return session.Restored{}, false, "", fmt.Errorf("redis: get: %w", err)
-		}
-		if n, ok := v.(int64); ok {
-			if n == 1 {
-				return session.Restored{}, false, session.Lease(lease), nil
-			}
-			return session.Restored{}, false, "", nil
-		}
+		return session.Restored{}, false, nil
 	}
-	str, ok := v.(string)
-	if !ok {
-		return session.Restored{}, false, "", fmt.Errorf("redis: get: unexpected reply %T", v)
-	}
-	r, err := decodeString(str)
+	return c.decode(ctx, key, v.(string))
+}
+
+// Get implements session.SharedCache: in one round trip, the entry, or the
+// lease on a miss (unless another lookup holds it).
+func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool, session.Lease, error) {
+	key := Key(c.prefix, h)
+	lease := c.leaseID + "-" + strconv.FormatUint(c.leaseSeq.Add(1), 36)
+	v, err := c.do(func() (any, error) {
+		return getScript.Run(ctx, c.rdb, []string{key, LeaseKey(c.prefix, h)}, lease, c.leaseTTL.Milliseconds()).Result()
+	})
 	if err != nil {
-		c.rdb.Del(ctx, key)
+		return session.Restored{}, false, "", fmt.Errorf("redis: get: %w", err)
+	}
+	switch v := v.(type) {
+	case string:
+		r, ok, err := c.decode(ctx, key, v)
+		return r, ok, "", err
+	case int64:
+		if v == 1 {
+			return session.Restored{}, false, session.Lease(lease), nil
+		}
 		return session.Restored{}, false, "", nil
 	}
-	return r, true, "", nil
+	return session.Restored{}, false, "", fmt.Errorf("redis: get: unexpected reply %T", v)
+}
+
+// decode parses an entry; one that does not decode is removed and missed.
+func (c *Cache) decode(ctx context.Context, key, v string) (session.Restored, bool, error) {
+	r, err := decodeString(v)
+	if err != nil {
+		c.rdb.Del(ctx, key)
+		return session.Restored{}, false, nil
+	}
+	return r, true, nil
 }
 
 // Fill implements session.SharedCache: it reports whether the entry was

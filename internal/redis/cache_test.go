@@ -150,3 +150,26 @@ func isBreakerOpen(err error) bool {
 	}
 	return false
 }
+
+func TestPeekTakesNoLease(t *testing.T) {
+	t.Parallel()
+	mr, c := setup(t)
+	ctx := context.Background()
+	if _, found, err := c.Peek(ctx, h1); found || err != nil {
+		t.Fatalf("Peek of a missing entry = %v, %v", found, err)
+	}
+	if mr.Exists(redis.LeaseKey("p", h1)) {
+		t.Errorf("Peek took a lease")
+	}
+	_, _, lease, _ := c.Get(ctx, h1)
+	if ok, err := c.Fill(ctx, h1, lease, restored(), time.Minute); !ok || err != nil {
+		t.Fatalf("Fill = %v, %v", ok, err)
+	}
+	if r, found, err := c.Peek(ctx, h1); !found || err != nil || r.User.Username != "alice" {
+		t.Errorf("Peek after the fill = %+v, %v, %v", r.User, found, err)
+	}
+	mr.Set(redis.Key("p", h1), "garbage")
+	if _, found, err := c.Peek(ctx, h1); found || err != nil || mr.Exists(redis.Key("p", h1)) {
+		t.Errorf("Peek of an undecodable entry: found %v, %v, still there %v; want a miss that removes it", found, err, mr.Exists(redis.Key("p", h1)))
+	}
+}

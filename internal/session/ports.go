@@ -83,6 +83,8 @@ type Lease string
 // SharedCache is the cache shared by every replica (Redis). An error means
 // the cache could not answer (the caller falls back to the store).
 type SharedCache interface {
+	// Peek returns the entry, if any: one plain read.
+	Peek(ctx context.Context, h Hash) (Restored, bool, error)
 	// Get returns the entry, or on a miss a lease for Fill.
 	Get(ctx context.Context, h Hash) (Restored, bool, Lease, error)
 	// Fill installs r only while lease is still held, i.e. no invalidation

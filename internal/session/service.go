@@ -188,11 +188,14 @@ func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time
 }
 
 // lookup reads the shared cache (when trusted), then the store, filling the
-// caches on the way back unless an invalidation happened meanwhile.
+// caches on the way back unless an invalidation happened meanwhile. A miss
+// takes its fill lease only once the client's budget allows a store lookup,
+// so a flood of unknown tokens costs one Redis round trip each.
 func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool, client string) (Restored, error) {
 	var lease Lease
+	stale := false
 	if trusted {
-		r, ok, l, err := s.shared.Get(ctx, h)
+		r, ok, err := s.shared.Peek(ctx, h)
 		switch {
 		case err != nil:
 			s.log.Debug("shared cache get failed; falling back to the store", "err", err)
@@ -205,14 +208,30 @@ func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool
 			// Looks expired or idle, but the copy may predate a rolling
 			// extension or recent activity: ask the store (no lease, so no
 			// fill of the shared cache this time).
+			stale = true
 			s.obs.CacheLookup(LayerShared, false)
 		default:
 			s.obs.CacheLookup(LayerShared, false)
-			lease = l
 		}
 	}
 	if s.limiter != nil && !s.limiter.Allow(client) {
 		return Restored{}, ErrRateLimited
+	}
+	if trusted && !stale {
+		// The lease must be ours before the store is read; a fill that
+		// landed since the Peek comes back instead.
+		r, ok, l, err := s.shared.Get(ctx, h)
+		switch {
+		case err != nil:
+			s.log.Debug("shared cache lease failed; falling back to the store", "err", err)
+			trusted = false
+		case ok && s.fresh(r, s.now()):
+			s.fillLocal(h, r, epoch)
+			return r, nil
+		case ok:
+		default:
+			lease = l
+		}
 	}
 	r, err := s.storeRestore(ctx, h)
 	if s.limiter != nil && errors.Is(err, ErrUnauthenticated) {
