@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// startProfile starts a CPU profile of this process (the gateway under test
+// startProfile starts a CPU profile, written as name.cpu.pprof, of this
+// process (the gateway under test
 // runs in it; wrk does not) for the named measurement, when -profile is
 // set. The returned stop writes the CPU profile and the allocation profile
 // (cumulative since the process started: read it with -diff_base against
@@ -21,10 +22,7 @@ func (b *bench) startProfile(name string) (stop func() error, err error) {
 	if err := os.MkdirAll(b.o.profileDir, 0o755); err != nil {
 		return nil, err
 	}
-	base := filepath.Join(b.o.profileDir, profileSlug(name))
-	if strings.HasSuffix(name, ".baseline") {
-		base = filepath.Join(b.o.profileDir, profileSlug(strings.TrimSuffix(name, ".baseline"))+".baseline")
-	}
+	base := filepath.Join(b.o.profileDir, name)
 	f, err := os.Create(base + ".cpu.pprof")
 	if err != nil {
 		return nil, err

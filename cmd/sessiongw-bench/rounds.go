@@ -26,12 +26,12 @@ func (b *bench) alternate(profileName string, base, scenario func(d time.Duratio
 	var bs, ss []result
 	for i := range n {
 		last := i == n-1
-		r, err := b.profiled(last, profileName+".baseline", base, per)
+		r, err := b.profiled(last, profileSlug(profileName)+".baseline", base, per)
 		if err != nil {
 			return result{}, result{}, err
 		}
 		bs = append(bs, r)
-		if r, err = b.profiled(last, profileName, scenario, per); err != nil {
+		if r, err = b.profiled(last, profileSlug(profileName), scenario, per); err != nil {
 			return result{}, result{}, err
 		}
 		ss = append(ss, r)

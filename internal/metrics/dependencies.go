@@ -13,12 +13,11 @@ import (
 
 // dependencyMetrics time the calls to Postgres and Redis.
 type dependencyMetrics struct {
-	pg        *prometheus.HistogramVec
-	redis     *prometheus.HistogramVec
-	redisObs  sync.Map // redisKey → prometheus.Observer
-	pgOK      prometheus.Observer
-	pgFailed  prometheus.Observer
-	backlogMu sync.Mutex
+	pg       *prometheus.HistogramVec
+	redis    *prometheus.HistogramVec
+	redisObs sync.Map // redisKey → prometheus.Observer
+	pgOK     prometheus.Observer
+	pgFailed prometheus.Observer
 }
 
 type redisKey struct{ command, result string }
@@ -103,11 +102,12 @@ func (d *dependencyMetrics) observeRedis(command string, err error, took time.Du
 // WatchOutboxBacklog exports the number of outbox entries not yet relayed,
 // read (with a short timeout) whenever the metrics are scraped.
 func (m *Metrics) WatchOutboxBacklog(backlog func(context.Context) (int, error)) {
+	var mu sync.Mutex // one query at a time, however many scrapers
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sessiongw_outbox_backlog", Help: "Invalidation outbox entries not yet relayed to Redis (-1: Postgres did not answer).",
 	}, func() float64 {
-		m.deps.backlogMu.Lock() // one query at a time, however many scrapers
-		defer m.deps.backlogMu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		n, err := backlog(ctx)
