@@ -17,6 +17,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
@@ -128,6 +129,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 
+	// go-redis reports failovers and reconnects through a global logger.
+	redis.UseLogger(log)
 	g, err := gateway.New(ctx, cfg, log, gateway.Options{})
 	if err != nil {
 		return err

@@ -21,15 +21,21 @@ import (
 
 // Config is the validated configuration.
 type Config struct {
-	DatabaseURL    string
-	RedisURL       string
-	HTTPAddr       string
-	AdminToken     string
-	CacheTTL       time.Duration
-	LocalCacheTTL  time.Duration
-	LocalCacheSize int
-	SessionTTL     time.Duration
-	RememberMeTTL  time.Duration
+	DatabaseURL string
+	RedisURL    string
+	// RedisAddrs, when set, selects Sentinel (with RedisMasterName) or
+	// Cluster (without); RedisURL then supplies only credentials, TLS and
+	// options.
+	RedisAddrs            []string
+	RedisMasterName       string
+	RedisSentinelPassword string
+	HTTPAddr              string
+	AdminToken            string
+	CacheTTL              time.Duration
+	LocalCacheTTL         time.Duration
+	LocalCacheSize        int
+	SessionTTL            time.Duration
+	RememberMeTTL         time.Duration
 	// IdleTimeout rejects a session without recorded activity for this
 	// long (0: off).
 	IdleTimeout time.Duration
@@ -116,6 +122,24 @@ var settings = []setting{
 		stringInto(func(c *Config) *string { return &c.DatabaseURL })},
 	{"SESSIONGW_REDIS_URL", "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (redis:// or rediss://)",
 		stringInto(func(c *Config) *string { return &c.RedisURL })},
+	{"SESSIONGW_REDIS_ADDRS", "redis-addrs", "", "comma-separated host:port list; with SESSIONGW_REDIS_MASTER_NAME the Sentinels, without it Redis Cluster seed nodes (one is enough); empty: standalone Redis at SESSIONGW_REDIS_URL. When set, SESSIONGW_REDIS_URL supplies only the scheme (rediss:// for TLS), user, password, database and options; its host is ignored",
+		func(c *Config, v string) error {
+			c.RedisAddrs = nil
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a == "" {
+					continue
+				}
+				if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+					return fmt.Errorf("%q is not host:port", a)
+				}
+				c.RedisAddrs = append(c.RedisAddrs, a)
+			}
+			return nil
+		}},
+	{"SESSIONGW_REDIS_MASTER_NAME", "redis-master-name", "", "Sentinel: the monitored master's name (needs SESSIONGW_REDIS_ADDRS)",
+		stringInto(func(c *Config) *string { return &c.RedisMasterName })},
+	{"SESSIONGW_REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "Sentinel: the Sentinels' own password (requirepass in sentinel.conf), if any; prefer the variable or its _FILE to the flag",
+		stringInto(func(c *Config) *string { return &c.RedisSentinelPassword })},
 	{"SESSIONGW_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "HTTP listen address",
 		stringInto(func(c *Config) *string { return &c.HTTPAddr })},
 	{"SESSIONGW_ADMIN_TOKEN", "admin-token", "", "bearer token for /v1/admin (admin API answers 404 when empty); prefer the variable to the flag",
@@ -337,7 +361,7 @@ func readFile(path string) (map[string]string, error) {
 // fromFile are the secrets that may also come from a file named by
 // <VARIABLE>_FILE (container secret mounts); the variable itself wins, and
 // setting both is an error.
-var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true}
+var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true, "SESSIONGW_REDIS_SENTINEL_PASSWORD": true}
 
 // redact keeps secrets out of error messages: the admin token entirely,
 // the password of a URL.
@@ -346,7 +370,7 @@ func redact(env, v string) string {
 		return ""
 	}
 	switch env {
-	case "SESSIONGW_ADMIN_TOKEN":
+	case "SESSIONGW_ADMIN_TOKEN", "SESSIONGW_REDIS_SENTINEL_PASSWORD":
 		return "[REDACTED]"
 	case "SESSIONGW_DATABASE_URL", "SESSIONGW_REDIS_URL":
 		if u, err := url.Parse(v); err == nil {
@@ -377,6 +401,19 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 		bad("SESSIONGW_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+	} else if len(c.RedisAddrs) > 0 {
+		switch {
+		case u.Scheme == "unix":
+			bad("SESSIONGW_REDIS_URL", "must be redis:// or rediss:// with SESSIONGW_REDIS_ADDRS")
+		case c.RedisMasterName == "" && strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0":
+			bad("SESSIONGW_REDIS_URL", "Redis Cluster has only database 0 (got %q)", u.Path)
+		}
+	}
+	if c.RedisMasterName != "" && len(c.RedisAddrs) == 0 {
+		bad("SESSIONGW_REDIS_MASTER_NAME", "needs SESSIONGW_REDIS_ADDRS (the Sentinels)")
+	}
+	if c.RedisSentinelPassword != "" && c.RedisMasterName == "" {
+		bad("SESSIONGW_REDIS_SENTINEL_PASSWORD", "only applies to Sentinel (SESSIONGW_REDIS_MASTER_NAME)")
 	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 		bad("SESSIONGW_HTTP_ADDR", "must be host:port (got %q)", c.HTTPAddr)

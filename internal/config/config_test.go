@@ -281,3 +281,44 @@ func TestExampleConfigFileIsCompleteAndValid(t *testing.T) {
 		t.Errorf("the example's values differ from the defaults:\n%+v\n%+v", c, def)
 	}
 }
+
+func TestRedisTopologySettings(t *testing.T) {
+	t.Parallel()
+	c, _, err := config.Parse("t", nil, env(map[string]string{
+		"SESSIONGW_REDIS_ADDRS": " 10.0.0.1:26379, sentinel-2:26379 ,", "SESSIONGW_REDIS_MASTER_NAME": "mymaster",
+		"SESSIONGW_REDIS_SENTINEL_PASSWORD": "s3cret", "SESSIONGW_REDIS_URL": "rediss://app:pw@ignored:6379/2",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "sentinel-2:26379" || c.RedisMasterName != "mymaster" || c.RedisSentinelPassword != "s3cret" {
+		t.Errorf("parsed %+v", c)
+	}
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"SESSIONGW_REDIS_MASTER_NAME": "m"}, "SESSIONGW_REDIS_MASTER_NAME"},
+		{map[string]string{"SESSIONGW_REDIS_ADDRS": "10.0.0.1"}, "SESSIONGW_REDIS_ADDRS"},
+		{map[string]string{"SESSIONGW_REDIS_ADDRS": "10.0.0.1:7000", "SESSIONGW_REDIS_URL": "redis://x:1/3"}, "SESSIONGW_REDIS_URL"},
+		{map[string]string{"SESSIONGW_REDIS_ADDRS": "10.0.0.1:7000", "SESSIONGW_REDIS_URL": "unix:///tmp/redis.sock"}, "SESSIONGW_REDIS_URL"},
+		{map[string]string{"SESSIONGW_REDIS_SENTINEL_PASSWORD": "x"}, "SESSIONGW_REDIS_SENTINEL_PASSWORD"},
+	} {
+		_, _, err := config.Parse("t", nil, env(tc.vars), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error = %v; want one naming %s", tc.vars, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: error shows the Sentinel password", tc.vars)
+		}
+	}
+	// A cluster with database 0 and a Sentinel with another database are fine.
+	for _, vars := range []map[string]string{
+		{"SESSIONGW_REDIS_ADDRS": "10.0.0.1:7000,10.0.0.2:7000", "SESSIONGW_REDIS_URL": "redis://x:1/0"},
+		{"SESSIONGW_REDIS_ADDRS": "10.0.0.1:26379", "SESSIONGW_REDIS_MASTER_NAME": "m", "SESSIONGW_REDIS_URL": "redis://x:1/3"},
+	} {
+		if _, _, err := config.Parse("t", nil, env(vars), io.Discard); err != nil {
+			t.Errorf("%v: %v", vars, err)
+		}
+	}
+}

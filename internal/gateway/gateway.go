@@ -55,7 +55,7 @@ type Gateway struct {
 	cfg      config.Config
 	log      *slog.Logger
 	pool     *pgxpool.Pool
-	rdb      *goredis.Client
+	rdb      goredis.UniversalClient
 	store    *postgres.Store
 	cache    *redis.Cache
 	bus      *redis.Bus
@@ -121,7 +121,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 			log.Info("applied migrations", "count", n)
 		}
 	}
-	rdb, err := redis.Connect(ctx, cfg.RedisURL)
+	rdb, err := redis.Connect(ctx, redis.Target{
+		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName, SentinelPassword: cfg.RedisSentinelPassword,
+	})
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -141,9 +143,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	g.cache = redis.NewCache(rdb, cfg.RedisPrefix, g.metrics.BreakerState)
 	g.bus = redis.NewBus(rdb, redis.BusOptions{
 		Prefix: cfg.RedisPrefix, Window: cfg.InvalidationTimeout, Logger: log, OnAck: g.metrics.InvalidationAcked,
-		// Before trusting its caches again after an interruption, a replica
-		// makes sure no invalidation is still pending in the outbox.
-		Recover: func(ctx context.Context) error { return g.svc.EnsureOutboxDrained(ctx) },
+		// Before trusting its caches again after an interruption or a
+		// change of Redis master, a replica makes sure no invalidation is
+		// pending in the outbox and re-applies the recent ones.
+		Recover: func(ctx context.Context) error { return g.svc.RecoverCaches(ctx) },
 	})
 	g.batcher = activity.New(g.store, o.ActivityInterval, o.ActivityMinGap, log, g.metrics.ActivityFlushed)
 	var local session.LocalCache
@@ -204,6 +207,10 @@ func (g *Gateway) Subscribed() <-chan struct{} { return g.ready }
 
 // Trusted reports whether the replica currently serves from its caches.
 func (g *Gateway) Trusted() bool { return g.bus.Trusted() }
+
+// BusResets counts this replica's invalidation-bus interruptions
+// (resubscriptions and changes of Redis master).
+func (g *Gateway) BusResets() uint64 { return g.bus.Resets() }
 
 // busHandler forwards to the Service and reports the first subscription.
 type busHandler struct{ g *Gateway }

@@ -104,6 +104,24 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 	return n, interpret("outbox backlog", err)
 }
 
+// RecentInvalidations implements session.Outbox.
+func (s *Store) RecentInvalidations(ctx context.Context, within time.Duration) ([]session.Invalidation, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT hashes FROM invalidation_outbox
+		WHERE created_at >= now() - make_interval(secs => $1) ORDER BY id`, within.Seconds())
+	if err != nil {
+		return nil, interpret("recent invalidations", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (session.Invalidation, error) {
+		var raw [][]byte
+		if err := row.Scan(&raw); err != nil {
+			return session.Invalidation{}, err
+		}
+		return scanInvalidation(raw)
+	})
+	return out, interpret("recent invalidations", err)
+}
+
 // PurgeOutbox implements session.Outbox.
 func (s *Store) PurgeOutbox(ctx context.Context, before time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM invalidation_outbox WHERE done_at IS NOT NULL AND done_at < $1`, before)

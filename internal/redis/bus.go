@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,11 @@ import (
 // Raw tokens never travel. Every replica answers an invalidation with an ack
 // on {prefix}:ack:<origin>. Every heartbeat also registers the replica in
 // the sorted set {prefix}:replicas, scored with Redis's own clock, so the
-// registry needs no agreement between the replicas' clocks.
+// registry needs no agreement between the replicas' clocks. The braces are
+// a Redis Cluster hash tag: the channels and the registry share one slot,
+// and on a cluster the bus uses sharded pub/sub (SPUBLISH/SSUBSCRIBE), so
+// every message and heartbeat passes through that slot's master in one
+// order, as on a single server.
 //
 // Trust: a replica hears its own heartbeats on the same channel, in order
 // with every invalidation. Hearing heartbeat n (sent at local time t_n)
@@ -38,6 +43,13 @@ import (
 // from every replica registered within the window, and at most window after
 // its PUBLISH returned: by then any replica that did not ack has stopped
 // trusting its copies (its last heartbeat was sent before that PUBLISH).
+//
+// Redis replicates asynchronously: after a failover (Sentinel or Cluster)
+// or a restart from a snapshot, deletions the old master acknowledged may
+// be missing. Every heartbeat therefore also reads the run id of the
+// master(s) it talks to; a change is handled like a lost subscription
+// (copies dropped, trust suspended until Recover has passed), and Recover
+// re-applies recent invalidations.
 type Bus struct {
 	rdb      goredis.UniversalClient
 	prefix   string
@@ -49,6 +61,8 @@ type Bus struct {
 	log      *slog.Logger
 	recover  func(context.Context) error
 	onAck    func(timedOut bool)
+	sharded  bool   // Redis Cluster: SPUBLISH / SSUBSCRIBE
+	masters  string // run ids of the master(s) last seen, "" before the first look
 
 	start      time.Time
 	trustUntil atomic.Int64  // nanoseconds since start
@@ -56,6 +70,8 @@ type Bus struct {
 	resets     atomic.Uint64 // subscription resets so far
 	recovering atomic.Bool
 	hbSeq      atomic.Uint64
+	heardAt    atomic.Int64 // nanoseconds since start: own heartbeat last heard, or (re)subscription
+	deaf       chan struct{}
 	msgSeq     atomic.Uint64
 
 	mu      sync.Mutex
@@ -76,9 +92,10 @@ type BusOptions struct {
 	// Window bounds how long a publisher waits for acks and how long a
 	// replica trusts its caches after its last heard heartbeat (default 1s).
 	Window time.Duration
-	// Recover runs after an interruption, before the caches are trusted
-	// again; it must make sure no invalidation is still pending (drain the
-	// outbox). nil means nothing to check.
+	// Recover runs after an interruption or a change of master, before the
+	// caches are trusted again; it must make sure no invalidation is still
+	// pending (drain the outbox) and re-apply recent ones a failover may
+	// have lost. nil means nothing to check.
 	Recover func(context.Context) error
 	// OnAck, when non-nil, is told whether each waited publish timed out.
 	OnAck  func(timedOut bool)
@@ -99,20 +116,42 @@ func NewBus(rdb goredis.UniversalClient, o BusOptions) *Bus {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return &Bus{
-		rdb: rdb, prefix: o.Prefix, channel: Channel(o.Prefix), registry: o.Prefix + ":replicas",
+		rdb: rdb, prefix: o.Prefix, channel: Channel(o.Prefix), registry: Registry(o.Prefix),
 		id: hex.EncodeToString(b), window: o.Window, beat: o.Window / 4, log: o.Logger,
-		recover: o.Recover, onAck: o.OnAck, start: time.Now(),
-		hbSent: map[uint64]time.Duration{}, waiters: map[string]*waiter{},
+		recover: o.Recover, onAck: o.OnAck, sharded: IsCluster(rdb), start: time.Now(),
+		hbSent: map[uint64]time.Duration{}, waiters: map[string]*waiter{}, deaf: make(chan struct{}, 1),
 	}
 }
 
 // Channel returns the invalidation channel for prefix.
-func Channel(prefix string) string { return prefix + ":invalidate" }
+func Channel(prefix string) string { return "{" + prefix + "}:invalidate" }
 
-func (b *Bus) ackChannel(origin string) string { return b.prefix + ":ack:" + origin }
+// Registry returns the key of the replica registry for prefix.
+func Registry(prefix string) string { return "{" + prefix + "}:replicas" }
+
+func (b *Bus) ackChannel(origin string) string { return "{" + b.prefix + "}:ack:" + origin }
+
+// publishCmd is the publish command of the bus's pub/sub flavour.
+func (b *Bus) publishCmd() string {
+	if b.sharded {
+		return "SPUBLISH"
+	}
+	return "PUBLISH"
+}
+
+func (b *Bus) send(ctx context.Context, channel, msg string) error {
+	if b.sharded {
+		return b.rdb.SPublish(ctx, channel, msg).Err()
+	}
+	return b.rdb.Publish(ctx, channel, msg).Err()
+}
 
 // ID returns this replica's id.
 func (b *Bus) ID() string { return b.id }
+
+// Resets counts the interruptions so far: resubscriptions and changes of
+// master.
+func (b *Bus) Resets() uint64 { return b.resets.Load() }
 
 // Trusted reports whether this replica may serve from its caches now.
 func (b *Bus) Trusted() bool {
@@ -127,7 +166,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 600000)
 redis.call('PEXPIRE', KEYS[1], 600000)
-return redis.call('PUBLISH', KEYS[2], ARGV[2])`)
+return redis.call(ARGV[3], KEYS[2], ARGV[2])`)
 
 // liveScript lists replicas registered within ARGV[1] milliseconds.
 var liveScript = goredis.NewScript(`
@@ -187,7 +226,7 @@ func (b *Bus) publish(ctx context.Context, payload string) error {
 		}()
 	}
 	msg := "i|" + b.id + "|" + msgID + "|" + payload
-	if err := b.rdb.Publish(ctx, b.channel, msg).Err(); err != nil {
+	if err := b.send(ctx, b.channel, msg); err != nil {
 		return fmt.Errorf("redis: publish: %w", err)
 	}
 	if !waiting {
@@ -227,29 +266,50 @@ type Handler interface {
 // Run subscribes, sends heartbeats and dispatches invalidations to h until
 // ctx ends. go-redis reconnects by itself; each (re)subscription is
 // reported to h and suspends trust until the next heartbeat is heard and
-// Recover has passed.
+// Recover has passed. A subscription that stops hearing this replica's own
+// heartbeats for two windows while Redis takes them is replaced: after a
+// Sentinel failover go-redis moves commands to the new master but leaves
+// an open subscription on the old one.
 func (b *Bus) Run(ctx context.Context, h Handler) error {
-	ps := b.rdb.Subscribe(ctx, b.channel, b.ackChannel(b.id))
-	defer ps.Close()
-	ch := ps.ChannelWithSubscriptions(goredis.WithChannelSize(1000))
-	go b.heartbeats(ctx)
+	go b.heartbeats(ctx, h)
+	for {
+		b.heardAt.Store(int64(time.Since(b.start)))
+		select {
+		case <-b.deaf: // from before this subscription
+		default:
+		}
+		var ps *goredis.PubSub
+		if b.sharded {
+			ps = b.rdb.SSubscribe(ctx, b.channel, b.ackChannel(b.id))
+		} else {
+			ps = b.rdb.Subscribe(ctx, b.channel, b.ackChannel(b.id))
+		}
+		done := b.listen(ctx, ps.ChannelWithSubscriptions(goredis.WithChannelSize(1000)), h)
+		ps.Close()
+		if done {
+			return nil
+		}
+		b.log.Warn("not hearing this replica's own heartbeats; subscribing again")
+	}
+}
+
+// listen dispatches messages until ctx ends or the channel closes (true),
+// or the subscription goes deaf (false).
+func (b *Bus) listen(ctx context.Context, ch <-chan any, h Handler) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return true
+		case <-b.deaf:
+			return false
 		case m, ok := <-ch:
 			if !ok {
-				return nil
+				return true
 			}
 			switch m := m.(type) {
 			case *goredis.Subscription:
-				if m.Kind == "subscribe" && m.Channel == b.channel {
-					b.mu.Lock()
-					b.resets.Add(1)
-					b.clean.Store(false)
-					b.mu.Unlock()
-					b.trustUntil.Store(0)
-					h.HandleSubscriptionReset()
+				if (m.Kind == "subscribe" || m.Kind == "ssubscribe") && m.Channel == b.channel {
+					b.reset(h)
 				}
 			case *goredis.Message:
 				if m.Channel == b.channel {
@@ -262,10 +322,30 @@ func (b *Bus) Run(ctx context.Context, h Handler) error {
 	}
 }
 
-func (b *Bus) heartbeats(ctx context.Context) {
+// reset suspends trust until the next heard heartbeat and Recover: what
+// was published meanwhile may be lost.
+func (b *Bus) reset(h Handler) {
+	b.mu.Lock()
+	b.resets.Add(1)
+	b.clean.Store(false)
+	b.mu.Unlock()
+	b.trustUntil.Store(0)
+	h.HandleSubscriptionReset()
+}
+
+func (b *Bus) heartbeats(ctx context.Context, h Handler) {
 	t := time.NewTicker(b.beat)
 	defer t.Stop()
 	for {
+		if ids, err := b.masterRunIDs(ctx); err == nil {
+			if b.masters != "" && ids != b.masters {
+				b.log.Warn("Redis master changed (failover or restart); re-checking before trusting caches again")
+				b.reset(h)
+			}
+			b.masters = ids
+		} else if ctx.Err() == nil {
+			b.log.Debug("reading the Redis master's run id failed", "err", err)
+		}
 		seq := b.hbSeq.Add(1)
 		b.mu.Lock()
 		b.hbSent[seq] = time.Since(b.start)
@@ -277,10 +357,16 @@ func (b *Bus) heartbeats(ctx context.Context) {
 		b.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, b.window)
 		err := heartbeatScript.Run(hctx, b.rdb, []string{b.registry, b.channel}, b.id,
-			"h|"+b.id+"|"+strconv.FormatUint(seq, 10)).Err()
+			"h|"+b.id+"|"+strconv.FormatUint(seq, 10), b.publishCmd()).Err()
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			b.log.Debug("heartbeat failed", "err", err)
+		}
+		if err == nil && time.Since(b.start)-time.Duration(b.heardAt.Load()) > 2*b.window {
+			select {
+			case b.deaf <- struct{}{}:
+			default:
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -308,6 +394,7 @@ func (b *Bus) handle(ctx context.Context, payload string, h Handler) {
 		if !ok {
 			return
 		}
+		b.heardAt.Store(int64(time.Since(b.start)))
 		if b.clean.Load() {
 			if until := int64(sent + b.window); until > b.trustUntil.Load() {
 				b.trustUntil.Store(until)
@@ -337,7 +424,7 @@ func (b *Bus) handle(ctx context.Context, payload string, h Handler) {
 			go func() {
 				actx, cancel := context.WithTimeout(ctx, b.window)
 				defer cancel()
-				_ = b.rdb.Publish(actx, b.ackChannel(origin), msgID+"|"+b.id).Err()
+				_ = b.send(actx, b.ackChannel(origin), msgID+"|"+b.id)
 			}()
 		}
 	}
@@ -392,4 +479,42 @@ func parseHashes(payload string) []session.Hash {
 		hs = append(hs, h)
 	}
 	return hs
+}
+
+// masterRunIDs names the master(s) this replica talks to: the run id of
+// the server (standalone, Sentinel's current master) or of every master of
+// a cluster, sorted. A failover or a restart changes it.
+func (b *Bus) masterRunIDs(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.window)
+	defer cancel()
+	runID := func(ctx context.Context, c goredis.Cmdable) (string, error) {
+		info, err := c.Info(ctx, "server").Result()
+		if err != nil {
+			return "", err
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(line, "run_id:"); ok {
+				return strings.TrimSpace(v), nil
+			}
+		}
+		return "", fmt.Errorf("INFO server has no run_id")
+	}
+	cc, ok := b.rdb.(*goredis.ClusterClient)
+	if !ok {
+		return runID(ctx, b.rdb)
+	}
+	var mu sync.Mutex
+	var ids []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+		id, err := runID(ctx, node)
+		mu.Lock()
+		ids = append(ids, id)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ","), nil
 }

@@ -2,8 +2,10 @@ package redis_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,9 +173,56 @@ func TestPublishWaitsAtMostTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb.ZAdd(ctx, prefix+":replicas", goredis.Z{Score: float64(now.UnixMilli()), Member: "ghost"})
+	rdb.ZAdd(ctx, redis.Registry(prefix), goredis.Z{Score: float64(now.UnixMilli()), Member: "ghost"})
 	bus := redis.NewBus(rdb, redis.BusOptions{Prefix: prefix, Window: 300 * time.Millisecond})
 	if err := bus.Publish(ctx, []session.Hash{{1}}); err != session.ErrNotAcknowledged {
 		t.Errorf("Publish = %v; want ErrNotAcknowledged", err)
+	}
+}
+
+// TestBusLeavesADeafSubscription mimics what go-redis does on a Sentinel
+// failover: commands move to the new master while the open subscription
+// stays on the old one, which is still up and hears nothing. The bus must
+// notice that it no longer hears its own heartbeats, subscribe again (on
+// the new server) and trust its caches only after that.
+func TestBusLeavesADeafSubscription(t *testing.T) {
+	t.Parallel()
+	oldSrv, newSrv := testenv.StartRedisServer(t), testenv.StartRedisServer(t)
+	var target atomic.Value
+	target.Store(oldSrv.Addr())
+	var d net.Dialer
+	rdb := goredis.NewClient(&goredis.Options{
+		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, target.Load().(string))
+		},
+	})
+	defer rdb.Close()
+	prefix := testenv.Name("deaf")
+	rec := &recorder{wake: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bus := redis.NewBus(rdb, redis.BusOptions{Prefix: prefix, Window: 300 * time.Millisecond})
+	go func() { _ = bus.Run(ctx, rec) }()
+	waitFor(t, "trust", bus.Trusted)
+	resets := bus.Resets()
+
+	// The switch: new connections go to the new server, and the old
+	// server drops our command connections (not the subscription).
+	target.Store(newSrv.Addr())
+	oldClient := testenv.Client(t, oldSrv.URL())
+	if err := oldClient.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	newClient := testenv.Client(t, newSrv.URL())
+	waitFor(t, "a subscription on the new server", func() bool {
+		n, err := newClient.PubSubNumSub(ctx, redis.Channel(prefix)).Result()
+		return err == nil && n[redis.Channel(prefix)] == 1
+	})
+	waitFor(t, "trust again", bus.Trusted)
+	if bus.Resets() == resets {
+		t.Error("the bus trusted its caches again without a reset")
+	}
+	if n, _ := oldClient.PubSubNumSub(ctx, redis.Channel(prefix)).Result(); n[redis.Channel(prefix)] != 0 {
+		t.Errorf("the old subscription is still open: %v", n)
 	}
 }

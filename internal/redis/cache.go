@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -199,18 +198,32 @@ func (c *Cache) Delete(ctx context.Context, hs []session.Hash) error {
 }
 
 // DeleteAll implements session.SharedCache: every entry and lease under the
-// prefix (after a TRUNCATE of sessions).
+// prefix (after a TRUNCATE of sessions), on every master of a cluster.
 func (c *Cache) DeleteAll(ctx context.Context) error {
-	for _, pattern := range []string{c.prefix + ":sess:*", c.prefix + ":lease:*"} {
-		iter := c.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := c.rdb.Del(ctx, iter.Val()).Err(); err != nil {
-				return fmt.Errorf("redis: delete all: %w", err)
+	del := func(ctx context.Context, node goredis.Cmdable) error {
+		for _, pattern := range []string{c.prefix + ":sess:*", c.prefix + ":lease:*"} {
+			iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+			for iter.Next(ctx) {
+				// One key per DEL: keys of different sessions live in
+				// different cluster slots.
+				if err := node.Del(ctx, iter.Val()).Err(); err != nil {
+					return err
+				}
+			}
+			if err := iter.Err(); err != nil {
+				return err
 			}
 		}
-		if err := iter.Err(); err != nil {
-			return fmt.Errorf("redis: delete all: %w", err)
-		}
+		return nil
+	}
+	var err error
+	if cc, ok := c.rdb.(*goredis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error { return del(ctx, node) })
+	} else {
+		err = del(ctx, c.rdb)
+	}
+	if err != nil {
+		return fmt.Errorf("redis: delete all: %w", err)
 	}
 	return nil
 }
@@ -221,40 +234,4 @@ func (c *Cache) Ping(ctx context.Context) error {
 		return fmt.Errorf("redis: ping: %w", err)
 	}
 	return nil
-}
-
-// Connect parses a redis:// or rediss:// URL and checks that Redis answers.
-// Unless the URL sets them (dial_timeout, read_timeout, write_timeout,
-// max_retries), timeouts are short: a gateway that answers in microseconds
-// should fall back to Postgres quickly rather than wait seconds on Redis.
-func Connect(ctx context.Context, url string) (*goredis.Client, error) {
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		return nil, errors.New("redis: URL is not valid")
-	}
-	q := map[string]bool{}
-	if i := strings.IndexByte(url, '?'); i >= 0 {
-		for _, kv := range strings.Split(url[i+1:], "&") {
-			k, _, _ := strings.Cut(kv, "=")
-			q[k] = true
-		}
-	}
-	if !q["dial_timeout"] {
-		opt.DialTimeout = time.Second
-	}
-	if !q["read_timeout"] {
-		opt.ReadTimeout = 500 * time.Millisecond
-	}
-	if !q["write_timeout"] {
-		opt.WriteTimeout = 500 * time.Millisecond
-	}
-	if !q["max_retries"] {
-		opt.MaxRetries = 1
-	}
-	rdb := goredis.NewClient(opt)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis: connect: %w", err)
-	}
-	return rdb, nil
 }

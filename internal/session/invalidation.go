@@ -171,6 +171,50 @@ func (s *Service) EnsureOutboxDrained(ctx context.Context) error {
 	return nil
 }
 
+// RecoverCaches runs before a replica trusts its caches again after its
+// subscription was interrupted or the Redis master changed: it drains the
+// outbox, then re-applies every invalidation of the last cache TTL. Redis
+// replicates asynchronously, so a failover or a restart from a snapshot
+// can bring back entries whose deletion the old master had acknowledged;
+// any entry older than the cache TTL has expired anyway.
+func (s *Service) RecoverCaches(ctx context.Context) error {
+	if err := s.EnsureOutboxDrained(ctx); err != nil {
+		return err
+	}
+	if s.outbox == nil {
+		return nil
+	}
+	recent, err := s.outbox.RecentInvalidations(ctx, s.cacheTTL+s.invalidationWait)
+	if err != nil {
+		return fmt.Errorf("recent invalidations: %w", err)
+	}
+	seen := map[Hash]bool{}
+	var hs []Hash
+	for _, inv := range recent {
+		if inv.All {
+			if err := s.shared.DeleteAll(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, h := range inv.Hashes {
+			if !seen[h] {
+				seen[h] = true
+				hs = append(hs, h)
+			}
+		}
+	}
+	if len(hs) == 0 {
+		return nil
+	}
+	// Replicas that trusted the new master before we did may have copied
+	// an entry back into their process: tell them too.
+	if err := s.propagate(ctx, hs); err != nil && !errors.Is(err, ErrNotAcknowledged) {
+		return err
+	}
+	return nil
+}
+
 // RunRelay relays the outbox when woken (by NOTIFY or a failed
 // invalidation) and every interval, until ctx ends; it purges entries done
 // more than an hour ago.

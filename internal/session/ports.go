@@ -115,6 +115,9 @@ type Outbox interface {
 	OutboxBacklog(ctx context.Context) (int, error)
 	// PurgeOutbox deletes done entries older than before.
 	PurgeOutbox(ctx context.Context, before time.Time) (int, error)
+	// RecentInvalidations returns the entries written within the last
+	// `within` (by the store's clock), done or not.
+	RecentInvalidations(ctx context.Context, within time.Duration) ([]Invalidation, error)
 }
 
 // Trust tells whether this replica currently hears every invalidation, and

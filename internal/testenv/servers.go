@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func (s *RedisServer) Start() {
 	rdb := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.Port), MaxRetries: -1})
 	defer rdb.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for rdb.Ping(context.Background()).Err() != nil {
+	for !answers(rdb.Ping(context.Background()).Err()) {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("testenv: redis-server on port %d did not answer", s.Port)
 		}
@@ -79,4 +80,10 @@ func (s *RedisServer) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// answers reports whether a PING's error still proves the server is up
+// (one with requirepass refuses it).
+func answers(err error) bool {
+	return err == nil || strings.Contains(err.Error(), "NOAUTH") || strings.Contains(err.Error(), "WRONGPASS")
 }
