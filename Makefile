@@ -38,7 +38,7 @@ bench: services
 	@missing=""; for p in wrk nginx; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md -profile bench/profiles
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/
 
 ## chaos: the consistency properties with 10x the trials, and a summary table
 chaos: services

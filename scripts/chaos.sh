@@ -7,7 +7,7 @@ set -uo pipefail
 factor=${SESSIONGW_CHAOS:-10}
 log=$(mktemp)
 echo "chaos: property tests with ${factor}x trials (log: $log)"
-SESSIONGW_CHAOS=$factor go test -count=1 -timeout 40m -run 'TestProperty' -v ./internal/gateway/ >"$log" 2>&1
+SESSIONGW_CHAOS=$factor go test -count=1 -timeout 40m -run 'TestProperty|TestRedisCluster|TestRedisSentinelFailover' -v ./internal/gateway/ >"$log" 2>&1
 status=$?
 printf '\n| property | trials | violations |\n|---|---:|---:|\n'
 grep -o 'CHAOS|.*' "$log" | awk -F'|' '{ printf "| %s | %s | %s |\n", $2, $3, $4 }'
