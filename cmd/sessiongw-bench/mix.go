@@ -54,7 +54,7 @@ func (b *bench) zipfFile() (string, error) {
 // churnStats is what one churn loop did.
 type churnStats struct {
 	logouts, revokes, logins int64
-	revoked                  []int // indexes into b.tokens, checked afterwards
+	revoked                  []victim // checked afterwards
 	errors                   []string
 }
 
@@ -87,24 +87,32 @@ func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
 		}
 		return 0, false
 	}
+	var fresh []victim // logged in during the run, validated once
 	logout := func(n int64) {
-		i, ok := b.takeVictim()
+		v, ok := b.takeVictim()
 		if !ok {
-			fail(errors.New("the reserve of sessions to log out ran out"))
+			mu.Lock()
+			if len(fresh) > 0 {
+				v, fresh, ok = fresh[0], fresh[1:], true
+			}
+			mu.Unlock()
+		}
+		if !ok {
+			fail(errors.New("no session left to log out (reserve used up, no logins yet)"))
 			return
 		}
 		var err error
 		if n%2 == 0 {
-			err = b.call(client, http.MethodDelete, gw.url+"/v1/session", b.tokens[i], nil, http.StatusNoContent, nil)
+			err = b.call(client, http.MethodDelete, gw.url+"/v1/session", v.token, nil, http.StatusNoContent, nil)
 		} else {
-			err = b.call(client, http.MethodDelete, gw.url+"/v1/admin/sessions/"+b.ids[i], "", nil, http.StatusNoContent, nil)
+			err = b.call(client, http.MethodDelete, gw.url+"/v1/admin/sessions/"+v.id, "", nil, http.StatusNoContent, nil)
 		}
 		if err != nil {
 			fail(err)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		st.revoked = append(st.revoked, i)
+		st.revoked = append(st.revoked, v)
 		if n%2 == 0 {
 			st.logouts++
 		} else {
@@ -113,7 +121,10 @@ func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
 	}
 	login := func(n int64) {
 		var created struct {
-			Token string `json:"token"`
+			Token   string `json:"token"`
+			Session struct {
+				ID string `json:"id"`
+			} `json:"session"`
 		}
 		body := map[string]any{"user_id": n%1000 + 1, "ip_address": "192.0.2.7", "user_agent": "sessiongw-bench"}
 		if err := b.call(client, http.MethodPost, gw.url+"/v1/admin/sessions", "", body, http.StatusCreated, &created); err != nil {
@@ -123,6 +134,9 @@ func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
 		}
 		mu.Lock()
 		st.logins++
+		if created.Token != "" {
+			fresh = append(fresh, victim{created.Token, created.Session.ID})
+		}
 		mu.Unlock()
 	}
 	var wg sync.WaitGroup
@@ -155,28 +169,31 @@ func (b *bench) churn(ctx context.Context, gw *gatewayUnderTest) *churnStats {
 // each check as its own client: over HTTP, all from 127.0.0.1, thousands of
 // lookups that find nothing would trip the per-address rate limit (503).
 func (b *bench) verifyRevoked(ctx context.Context, gw *gatewayUnderTest, st *churnStats) {
-	for n, i := range st.revoked {
-		_, err := gw.g.Service().Validate(ctx, session.Token(b.tokens[i]), session.Client{IP: fmt.Sprintf("verify-%d", n)})
+	for n, v := range st.revoked {
+		_, err := gw.g.Service().Validate(ctx, session.Token(v.token), session.Client{IP: fmt.Sprintf("verify-%d", n)})
 		if !errors.Is(err, session.ErrUnauthenticated) {
-			st.errors = append(st.errors, fmt.Sprintf("revoked session %s: validation answered %v, want unauthenticated", b.ids[i], err))
+			st.errors = append(st.errors, fmt.Sprintf("revoked session %s: validation answered %v, want unauthenticated", v.id, err))
 		}
 	}
 }
 
 var victimMu sync.Mutex
 
+// victim is a session the churn logs out or revokes.
+type victim struct{ token, id string }
+
 // takeVictim hands out reserve sessions, each once per bench.
-func (b *bench) takeVictim() (int, bool) {
+func (b *bench) takeVictim() (victim, bool) {
 	victimMu.Lock()
 	defer victimMu.Unlock()
 	if b.nextVictim == 0 {
 		b.nextVictim = b.rotation()
 	}
 	if b.nextVictim >= len(b.tokens) {
-		return 0, false
+		return victim{}, false
 	}
 	b.nextVictim++
-	return b.nextVictim - 1, true
+	return victim{b.tokens[b.nextVictim-1], b.ids[b.nextVictim-1]}, true
 }
 
 // call sends one request (bearer token or the admin token) and checks the

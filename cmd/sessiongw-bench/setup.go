@@ -183,8 +183,12 @@ func (c *counters) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 	}
 }
 
-// isBackground leaves out the heartbeats, which are not per request.
+// isBackground leaves out the heartbeats and the master check beside
+// them, which are not per request.
 func isBackground(cmd goredis.Cmder) bool {
+	if cmd.Name() == "info" {
+		return true
+	}
 	args := cmd.Args()
 	if len(args) < 5 {
 		return false
