@@ -139,7 +139,11 @@ func handleListUserSessions(svc *session.Service) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]any{"sessions": list})
+		views := make([]sessionView, len(list))
+		for i, s := range list {
+			views[i] = sessionView{Session: s, deviceView: describeDevice(s.UserAgent)}
+		}
+		return c.JSON(http.StatusOK, map[string]any{"sessions": views})
 	}
 }
 

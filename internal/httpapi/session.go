@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sessiongw/sessiongw/internal/device"
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
@@ -80,9 +81,34 @@ func handleListOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		views := make([]ownSessionView, len(list))
+		for i, s := range list {
+			views[i] = ownSessionView{CurrentSession: s, deviceView: describeDevice(s.UserAgent)}
+		}
 		noStore(c)
-		return c.JSON(http.StatusOK, map[string]any{"sessions": list})
+		return c.JSON(http.StatusOK, map[string]any{"sessions": views})
 	}
+}
+
+// deviceView adds the device name parsed from a session's user agent.
+type deviceView struct {
+	Device     string `json:"device"`
+	DeviceType string `json:"device_type"`
+}
+
+func describeDevice(userAgent string) deviceView {
+	d := device.Describe(userAgent)
+	return deviceView{Device: d.Name, DeviceType: d.Type}
+}
+
+type ownSessionView struct {
+	session.CurrentSession
+	deviceView
+}
+
+type sessionView struct {
+	session.Session
+	deviceView
 }
 
 func handleRevokeOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
