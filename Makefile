@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export SESSIONGW_TEST_DATABASE_URL ?= postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable
 export SESSIONGW_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test test-short chaos fuzz bench vet fmt services clean
+.PHONY: all build run test test-short chaos fuzz bench vet fmt services clean screenshots
 
 all: build
 
@@ -24,8 +24,9 @@ run: services build
 	@scripts/run-demo.sh $(BIN)
 
 ## test: vet, then every test (unit and integration) with the race detector
+## (the devices-page tests drive Debian's chromium; screenshots go to artifacts/ui)
 test: services vet
-	@missing=""; for p in wrk nginx caddy; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for p in wrk nginx caddy chromium; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) test -race -count=1 -timeout 8m ./...
 
@@ -39,6 +40,11 @@ bench: services
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md -profile bench/profiles
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/
+
+## screenshots: refresh the README's pictures of the devices page (docs/images)
+screenshots: services
+	@command -v chromium >/dev/null || scripts/apt-install.sh chromium
+	SESSIONGW_ARTIFACTS=$(CURDIR)/docs/images $(GO) test -count=1 -run '^TestDevicesPageInABrowser$$' ./internal/gateway/
 
 ## chaos: the consistency properties with 10x the trials, and a summary table
 chaos: services

@@ -68,8 +68,10 @@ type Config struct {
 	// RedirectAllowedHosts are the hosts an rd (return) URL may name.
 	RedirectAllowedHosts []string
 	RateLimit            float64
-	LogLevel             string
-	LogFormat            string
+	// UI serves the "Your devices" page at /ui/sessions.
+	UI        bool
+	LogLevel  string
+	LogFormat string
 }
 
 // setting describes one configuration value: its variable, flag, default
@@ -221,6 +223,8 @@ var settings = []setting{
 			}
 			return nil
 		}},
+	{"SESSIONGW_UI", "ui", "false", "serve the \"Your devices\" page at /ui/sessions (signed-in devices, sign out one or all others), authenticated by the session cookie",
+		boolInto(func(c *Config) *bool { return &c.UI })},
 	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
 		stringInto(func(c *Config) *string { return &c.LogLevel })},
 	{"SESSIONGW_LOG_FORMAT", "log-format", "json", "json or text",

@@ -32,6 +32,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/tracing"
+	"github.com/sessiongw/sessiongw/internal/ui"
 )
 
 // Options adjusts a Gateway for tests.
@@ -177,6 +178,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
 	})
+	var devicesPage http.Handler
+	if cfg.UI {
+		if devicesPage, err = ui.Handler(cfg.LoginURL); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("ui: %w", err)
+		}
+	}
 	g.handler = httpapi.New(httpapi.Config{
 		Service: g.svc, CookieName: cfg.CookieName, AdminToken: cfg.AdminToken,
 		Checks: []httpapi.Check{
@@ -186,6 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log, Tracer: g.tracer(),
 		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies, AuthHeaders: cfg.AuthHeaders,
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
+		UI:       devicesPage,
 	})
 	return g, nil
 }

@@ -17,6 +17,7 @@ var (
 	errBadJSON      = errors.New("request body is not valid JSON for this endpoint")
 	errAdminAuth    = errors.New("admin token missing or wrong")
 	errNotFound     = errors.New("not found")
+	errCrossOrigin  = errors.New("cross-origin request refused: this endpoint changes state and is not reachable from other sites")
 )
 
 // errorCodes is the one table that maps errors to HTTP status and code.
@@ -39,6 +40,7 @@ var errorCodes = []struct {
 	{errBadJSON, http.StatusBadRequest, "invalid_json"},
 	{errAdminAuth, http.StatusUnauthorized, "unauthorized"},
 	{errNotFound, http.StatusNotFound, "not_found"},
+	{errCrossOrigin, http.StatusForbidden, "cross_origin"},
 }
 
 // retryAfterSeconds is sent with every 503.

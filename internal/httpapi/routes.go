@@ -40,6 +40,8 @@ type Config struct {
 	// Tracer, when set, makes a span of every request, continuing the
 	// trace context (W3C traceparent) the request carries.
 	Tracer trace.Tracer
+	// UI, when set, serves the "Your devices" page under /ui/.
+	UI http.Handler
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -62,16 +64,23 @@ func New(cfg Config) *echo.Echo {
 	// path_prefix: every path under the prefix is the same check.
 	e.Any("/v1/ext_authz", handleAuth(svc, cookie, headers, cfg.Logger))
 	e.Any("/v1/ext_authz/*", handleAuth(svc, cookie, headers, cfg.Logger))
-	// The session holder's own endpoints: changes are audited as "self".
-	self := withActor(session.ActorSelf)
+	// The session holder's own endpoints: changes are audited as "self",
+	// and browsers may change state only from this origin (CSRF).
+	self, so := withActor(session.ActorSelf), sameOrigin()
 	e.GET("/v1/session", handleRestore(svc, cookie), self)
-	e.DELETE("/v1/session", handleLogout(svc, cookie), self)
-	e.POST("/v1/session/activity", handleActivity(svc, cookie), self)
+	e.DELETE("/v1/session", handleLogout(svc, cookie), self, so)
+	e.POST("/v1/session/activity", handleActivity(svc, cookie), self, so)
 	e.GET("/v1/session/all", handleListOwn(svc, cookie), self)
-	e.DELETE("/v1/session/all/:id", handleRevokeOwn(svc, cookie), self)
-	e.DELETE("/v1/session/others", handleRevokeOthers(svc, cookie), self)
+	e.DELETE("/v1/session/all/:id", handleRevokeOwn(svc, cookie), self, so)
+	e.DELETE("/v1/session/others", handleRevokeOthers(svc, cookie), self, so)
 	e.GET("/v1/session/stats", handleOwnStats(svc, cookie), self)
-	e.DELETE("/v1/session/new_device", handleAcknowledgeNewDevice(svc, cookie), self)
+	e.DELETE("/v1/session/new_device", handleAcknowledgeNewDevice(svc, cookie), self, so)
+	if cfg.UI != nil {
+		for _, p := range []string{"/ui/sessions", "/ui/assets/sessions.css", "/ui/assets/sessions.js"} {
+			e.GET(p, echo.WrapHandler(cfg.UI))
+			e.HEAD(p, echo.WrapHandler(cfg.UI))
+		}
+	}
 
 	admin := e.Group("/v1/admin", requireAdmin(cfg.AdminToken, svc, cfg.Logger))
 	admin.PUT("/users/:user_id", handlePutUser(svc))
@@ -112,5 +121,21 @@ func clientIP(trusted []netip.Prefix) echo.IPExtractor {
 			return xff(r)
 		}
 		return realIP(r)
+	}
+}
+
+// sameOrigin refuses state-changing browser requests sent from another
+// origin, with Go's http.CrossOriginProtection: Sec-Fetch-Site when the
+// browser sends it, else Origin against Host. Requests without either
+// (servers, curl, apps) pass; they are not a browser acting for a user.
+func sameOrigin() echo.MiddlewareFunc {
+	cop := http.NewCrossOriginProtection()
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := cop.Check(c.Request()); err != nil {
+				return errCrossOrigin
+			}
+			return next(c)
+		}
 	}
 }
