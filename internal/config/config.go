@@ -29,13 +29,16 @@ type Config struct {
 	RedisAddrs            []string
 	RedisMasterName       string
 	RedisSentinelPassword string
-	HTTPAddr              string
-	AdminToken            string
-	CacheTTL              time.Duration
-	LocalCacheTTL         time.Duration
-	LocalCacheSize        int
-	SessionTTL            time.Duration
-	RememberMeTTL         time.Duration
+	// RedisCAFile verifies Redis's TLS certificates (rediss://) instead of
+	// the system's roots.
+	RedisCAFile    string
+	HTTPAddr       string
+	AdminToken     string
+	CacheTTL       time.Duration
+	LocalCacheTTL  time.Duration
+	LocalCacheSize int
+	SessionTTL     time.Duration
+	RememberMeTTL  time.Duration
 	// IdleTimeout rejects a session without recorded activity for this
 	// long (0: off).
 	IdleTimeout time.Duration
@@ -142,6 +145,8 @@ var settings = []setting{
 		stringInto(func(c *Config) *string { return &c.RedisMasterName })},
 	{"SESSIONGW_REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "Sentinel: the Sentinels' own password (requirepass in sentinel.conf), if any; prefer the variable or its _FILE to the flag",
 		stringInto(func(c *Config) *string { return &c.RedisSentinelPassword })},
+	{"SESSIONGW_REDIS_CA_FILE", "redis-ca-file", "", "with rediss://: PEM file of the certificate authorities that sign the Redis servers' certificates (every node's, with Sentinel or Cluster); empty: the system's roots",
+		stringInto(func(c *Config) *string { return &c.RedisCAFile })},
 	{"SESSIONGW_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "HTTP listen address",
 		stringInto(func(c *Config) *string { return &c.HTTPAddr })},
 	{"SESSIONGW_ADMIN_TOKEN", "admin-token", "", "bearer token for /v1/admin (admin API answers 404 when empty); prefer the variable to the flag",
@@ -412,6 +417,9 @@ func (c Config) Validate() error {
 		case c.RedisMasterName == "" && strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0":
 			bad("SESSIONGW_REDIS_URL", "Redis Cluster has only database 0 (got %q)", u.Path)
 		}
+	}
+	if c.RedisCAFile != "" && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		bad("SESSIONGW_REDIS_CA_FILE", "needs a rediss:// SESSIONGW_REDIS_URL (TLS)")
 	}
 	if c.RedisMasterName != "" && len(c.RedisAddrs) == 0 {
 		bad("SESSIONGW_REDIS_MASTER_NAME", "needs SESSIONGW_REDIS_ADDRS (the Sentinels)")

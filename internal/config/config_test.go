@@ -303,6 +303,7 @@ func TestRedisTopologySettings(t *testing.T) {
 		{map[string]string{"SESSIONGW_REDIS_ADDRS": "10.0.0.1:7000", "SESSIONGW_REDIS_URL": "redis://x:1/3"}, "SESSIONGW_REDIS_URL"},
 		{map[string]string{"SESSIONGW_REDIS_ADDRS": "10.0.0.1:7000", "SESSIONGW_REDIS_URL": "unix:///tmp/redis.sock"}, "SESSIONGW_REDIS_URL"},
 		{map[string]string{"SESSIONGW_REDIS_SENTINEL_PASSWORD": "x"}, "SESSIONGW_REDIS_SENTINEL_PASSWORD"},
+		{map[string]string{"SESSIONGW_REDIS_CA_FILE": "/etc/ssl/redis-ca.pem"}, "SESSIONGW_REDIS_CA_FILE"},
 	} {
 		_, _, err := config.Parse("t", nil, env(tc.vars), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	rdb, err := redis.Connect(ctx, redis.Target{
 		URL: cfg.RedisURL, Addrs: cfg.RedisAddrs, MasterName: cfg.RedisMasterName, SentinelPassword: cfg.RedisSentinelPassword,
+		CAFile: cfg.RedisCAFile,
 	})
 	if err != nil {
 		pool.Close()

@@ -2,8 +2,13 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +16,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
@@ -446,5 +453,96 @@ func replicaOf(t *testing.T, ctx context.Context, master *goredis.Client, addrs 
 			t.Fatalf("no replica of %s (%s) found", master.Options().Addr, id)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// redisACL is the ACL rule set the README gives for the gateway's user.
+const redisACL = "resetkeys ~<prefix>:* ~{<prefix>}:* resetchannels &{<prefix>}:* -@all +@connection +info +time " +
+	"+get +set +del +scan +zadd +zrangebyscore +zremrangebyscore +pexpire +eval +evalsha +script|load " +
+	"+publish +subscribe +unsubscribe +spublish +ssubscribe +sunsubscribe +cluster|slots +cluster|shards"
+
+// TestRedisTLSAndACLUser runs a replica against Redis over TLS only
+// (rediss://, certificate from a private CA given by
+// SESSIONGW_REDIS_CA_FILE), as an ACL user, with the default user off.
+// A wrong password or a missing CA is refused at start with a clear error.
+func TestRedisTLSAndACLUser(t *testing.T) {
+	t.Parallel()
+	caFile, certFile, keyFile := testenv.TLSFiles(t)
+	tlsPort := testenv.FreePort(t)
+	cfg := testenv.Config(t)
+	// The least the gateway needs (the README's ACL line).
+	acl := strings.Fields(strings.ReplaceAll(redisACL, "<prefix>", cfg.RedisPrefix))
+	testenv.StartRedisServer(t, append([]string{
+		"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no",
+		"--user", "default", "off", "--user", "gateway", "on", ">s3cret-pw"}, acl...)...)
+	cfg.RedisURL = fmt.Sprintf("rediss://gateway:s3cret-pw@127.0.0.1:%d/0", tlsPort)
+	cfg.RedisCAFile = caFile
+	cfg.LocalCacheTTL = time.Minute
+	reps := []*testenv.Replica{testenv.Start(t, cfg, gatewayOptions()), testenv.Start(t, cfg, gatewayOptions())}
+	user(t, reps[0].URL, 1, "alice")
+	tok, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")
+	for _, rep := range reps {
+		wantStatus(t, "validate over TLS", auth(t, rep.URL, tok), http.StatusOK)
+	}
+	opt, err := goredis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	caPEM, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(caPEM)
+	opt.TLSConfig.RootCAs = pool
+	rdb := goredis.NewClient(opt)
+	defer rdb.Close()
+	key := redis.Key(cfg.RedisPrefix, mustToken(t, tok).Hash())
+	if _, err := rdb.Get(context.Background(), key).Result(); err != nil {
+		t.Fatalf("cached entry over TLS: %v", err)
+	}
+	wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, reps[1].URL+"/v1/session", nil, testenv.Bearer(tok)...), http.StatusNoContent)
+	for _, rep := range reps {
+		wantStatus(t, "after logout", auth(t, rep.URL, tok), http.StatusUnauthorized)
+	}
+	// A TRUNCATE needs SCAN and DEL under the prefix.
+	tok2, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")
+	wantStatus(t, "validate", auth(t, reps[0].URL, tok2), http.StatusOK)
+	if _, err := reps[0].Gateway.Pool().Exec(context.Background(), "TRUNCATE sessions CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Get(context.Background(), redis.Key(cfg.RedisPrefix, mustToken(t, tok2).Hash())).Err() != goredis.Nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache entry survived a TRUNCATE under the restricted ACL")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, rep := range reps {
+		if !rep.Gateway.Trusted() {
+			t.Errorf("replica %s does not trust its caches under the restricted ACL", rep.URL)
+		}
+	}
+
+	for name, mod := range map[string]func(*config.Config){
+		"wrong password": func(c *config.Config) { c.RedisURL = strings.Replace(c.RedisURL, "s3cret-pw", "wrong", 1) },
+		"no CA file":     func(c *config.Config) { c.RedisCAFile = "" },
+		"plain TCP": func(c *config.Config) {
+			c.RedisURL = strings.Replace(c.RedisURL, "rediss://", "redis://", 1)
+			c.RedisCAFile = ""
+		},
+	} {
+		bad := cfg
+		mod(&bad)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		g, err := gateway.New(ctx, bad, slog.New(slog.DiscardHandler), gatewayOptions())
+		cancel()
+		if err == nil {
+			g.Close()
+			t.Errorf("%s: the gateway started", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "redis") || strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("%s: error %q; want a Redis error without the password", name, err)
+		}
+		t.Logf("%s: %v", name, err)
 	}
 }

@@ -2,8 +2,10 @@ package redis
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -20,6 +22,9 @@ type Target struct {
 	Addrs            []string
 	MasterName       string
 	SentinelPassword string
+	// CAFile, when set, holds the PEM certificates of the authorities that
+	// sign the servers' TLS certificates (rediss:// only).
+	CAFile string
 }
 
 // Mode names the topology of a Target.
@@ -40,7 +45,8 @@ func IsCluster(rdb goredis.UniversalClient) bool {
 	return ok
 }
 
-// Connect builds the client for t and checks that Redis answers. Unless
+// Connect builds the client for t (go-redis's universal client for
+// Sentinel and Cluster) and checks that Redis answers. Unless
 // the URL sets them (dial_timeout, read_timeout, write_timeout,
 // max_retries), timeouts are short: a gateway that answers in microseconds
 // should fall back to Postgres quickly rather than wait seconds on Redis.
@@ -68,31 +74,35 @@ func Connect(ctx context.Context, t Target) (goredis.UniversalClient, error) {
 	if !q["max_retries"] {
 		opt.MaxRetries = 1
 	}
+	if t.CAFile != "" {
+		if opt.TLSConfig == nil {
+			return nil, errors.New("redis: a CA file needs a rediss:// URL")
+		}
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("redis: CA file %s holds no PEM certificate", t.CAFile)
+		}
+		opt.TLSConfig.RootCAs = pool
+	}
 	if len(t.Addrs) > 0 && opt.TLSConfig != nil {
 		// Verify each node by its own name, not the URL's placeholder host.
-		opt.TLSConfig = opt.TLSConfig.Clone()
 		opt.TLSConfig.ServerName = ""
 	}
 	var rdb goredis.UniversalClient
-	switch t.Mode() {
-	case "standalone":
+	if t.Mode() == "standalone" {
 		rdb = goredis.NewClient(opt)
-	case "sentinel":
-		rdb = goredis.NewFailoverClient(&goredis.FailoverOptions{
-			MasterName: t.MasterName, SentinelAddrs: t.Addrs, SentinelPassword: t.SentinelPassword,
-			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
-			ClientName: opt.ClientName, Protocol: opt.Protocol,
-			DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
-			MaxRetries: opt.MaxRetries, MinRetryBackoff: opt.MinRetryBackoff, MaxRetryBackoff: opt.MaxRetryBackoff,
-			PoolSize: opt.PoolSize, PoolTimeout: opt.PoolTimeout, MinIdleConns: opt.MinIdleConns,
-			MaxIdleConns: opt.MaxIdleConns, ConnMaxIdleTime: opt.ConnMaxIdleTime, ConnMaxLifetime: opt.ConnMaxLifetime,
-		})
-	default:
-		if opt.DB != 0 {
+	} else {
+		if t.Mode() == "cluster" && opt.DB != 0 {
 			return nil, errors.New("redis: Redis Cluster has only database 0")
 		}
-		rdb = goredis.NewClusterClient(&goredis.ClusterOptions{
-			Addrs: t.Addrs, Username: opt.Username, Password: opt.Password, TLSConfig: opt.TLSConfig,
+		rdb = goredis.NewUniversalClient(&goredis.UniversalOptions{
+			Addrs: t.Addrs, MasterName: t.MasterName, IsClusterMode: t.Mode() == "cluster",
+			SentinelPassword: t.SentinelPassword,
+			Username:         opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
 			ClientName: opt.ClientName, Protocol: opt.Protocol,
 			DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
 			MaxRetries: opt.MaxRetries, MinRetryBackoff: opt.MinRetryBackoff, MaxRetryBackoff: opt.MaxRetryBackoff,
