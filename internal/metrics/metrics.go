@@ -62,7 +62,7 @@ func New() *Metrics {
 			Name: "sessiongw_invalidations_received_total", Help: "Session invalidations received over pub/sub.",
 		}),
 		resets: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sessiongw_invalidation_subscriptions_total", Help: "(Re)subscriptions to the invalidation channel; each flushes the in-process cache.",
+			Name: "sessiongw_invalidation_subscriptions_total", Help: "(Re)subscriptions to the invalidation channel and changes of Redis master (failover, restart); each flushes the in-process cache and re-applies recent invalidations.",
 		}),
 		activityBatch: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiongw_activity_writes_total", Help: "Sessions whose activity was written in batches, by result.",
