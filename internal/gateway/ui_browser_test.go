@@ -323,3 +323,49 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestDevicesPageThroughNginx: the page on the application's origin,
+// through deploy/nginx/sessiongw.conf as shipped (the README's snippet).
+func TestDevicesPageThroughNginx(t *testing.T) {
+	t.Parallel()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "app: hello %s", r.Header.Get("X-Auth-Username"))
+	}))
+	t.Cleanup(app.Close)
+	rep, _ := setup(t, func(c *config.Config) { c.UI = true })
+	user(t, rep.URL, 1, "alice")
+	tokA, _ := testenv.NewSession(t, rep.URL, 1, false, uaWindowsChrome)
+	tokB, idB := testenv.NewSession(t, rep.URL, 1, false, uaIPhoneSafari)
+	site := startNginx(t, strings.TrimPrefix(rep.URL, "http://"), strings.TrimPrefix(app.URL, "http://"))
+
+	ctx := browser(t)
+	setCookie(t, ctx, site, tokA)
+	do(t, ctx, "open the app through nginx", chromedp.Navigate(site+"/"))
+	if body := eval[string](t, ctx, `document.body.textContent`); body != "app: hello alice" {
+		t.Fatalf("the app behind nginx answered %q", body)
+	}
+	do(t, ctx, "open the devices page through nginx", chromedp.Navigate(site+"/ui/sessions"))
+	waitFor(t, ctx, `document.querySelectorAll('li.session').length === 2`)
+	do(t, ctx, "sign out the phone", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button`, idB))))
+	waitFor(t, ctx, `document.querySelectorAll('li.session').length === 1`)
+	if msg := eval[string](t, ctx, `document.getElementById('error').textContent`); msg != "" {
+		t.Fatalf("the page showed an error through nginx: %q", msg)
+	}
+	wantStatus(t, "signed-out phone", auth(t, rep.URL, tokB), http.StatusUnauthorized)
+	wantStatus(t, "this device", auth(t, rep.URL, tokA), http.StatusOK)
+	// A cross-origin POST through nginx is still refused (the check sees
+	// the browser's headers, which nginx passes on).
+	r := testenv.Do(t, http.MethodPost, site+"/v1/session/activity", nil, append(cookie(tokA), "Sec-Fetch-Site", "cross-site")...)
+	if r.Status != http.StatusForbidden {
+		t.Errorf("cross-site POST through nginx: %d %s; want 403", r.Status, r.Body)
+	}
+	// Without Sec-Fetch-Site, Origin is compared with the Host nginx kept.
+	r = testenv.Do(t, http.MethodPost, site+"/v1/session/activity", nil, append(cookie(tokA), "Origin", "http://evil.example")...)
+	if r.Status != http.StatusForbidden {
+		t.Errorf("foreign-Origin POST through nginx: %d %s; want 403", r.Status, r.Body)
+	}
+	r = testenv.Do(t, http.MethodPost, site+"/v1/session/activity", nil, append(cookie(tokA), "Origin", site)...)
+	if r.Status != http.StatusNoContent {
+		t.Errorf("same-Origin POST through nginx: %d %s; want 204 (is Host kept?)", r.Status, r.Body)
+	}
+}
