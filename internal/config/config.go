@@ -118,6 +118,17 @@ func boolInto(dst func(*Config) *bool) func(*Config, string) error {
 	}
 }
 
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func stringInto(dst func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *dst(c) = v; return nil }
 }
@@ -130,10 +141,7 @@ var settings = []setting{
 	{"SESSIONGW_REDIS_ADDRS", "redis-addrs", "", "comma-separated host:port list; with SESSIONGW_REDIS_MASTER_NAME the Sentinels, without it Redis Cluster seed nodes (one is enough); empty: standalone Redis at SESSIONGW_REDIS_URL. When set, SESSIONGW_REDIS_URL supplies only the scheme (rediss:// for TLS), user, password, database and options; its host is ignored",
 		func(c *Config, v string) error {
 			c.RedisAddrs = nil
-			for _, a := range strings.Split(v, ",") {
-				if a = strings.TrimSpace(a); a == "" {
-					continue
-				}
+			for _, a := range splitList(v) {
 				if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
 					return fmt.Errorf("%q is not host:port", a)
 				}
@@ -197,11 +205,7 @@ var settings = []setting{
 	{"SESSIONGW_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For / X-Real-IP name the client; empty: the TCP peer is the client",
 		func(c *Config, v string) error {
 			c.TrustedProxies = nil
-			for _, f := range strings.Split(v, ",") {
-				f = strings.TrimSpace(f)
-				if f == "" {
-					continue
-				}
+			for _, f := range splitList(v) {
 				p, err := netip.ParsePrefix(f)
 				if err != nil {
 					a, aerr := netip.ParseAddr(f)
@@ -221,10 +225,8 @@ var settings = []setting{
 	{"SESSIONGW_REDIRECT_ALLOWED_HOSTS", "redirect-allowed-hosts", "", "comma-separated hosts (host or host:port) that the original URL passed to the login page as rd may name; others get 401 (no open redirects)",
 		func(c *Config, v string) error {
 			c.RedirectAllowedHosts = nil
-			for _, h := range strings.Split(v, ",") {
-				if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
-					c.RedirectAllowedHosts = append(c.RedirectAllowedHosts, h)
-				}
+			for _, h := range splitList(v) {
+				c.RedirectAllowedHosts = append(c.RedirectAllowedHosts, strings.ToLower(h))
 			}
 			return nil
 		}},

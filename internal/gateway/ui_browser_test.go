@@ -234,10 +234,7 @@ func TestDevicesPageInABrowser(t *testing.T) {
 // Postgres-independent: the server refuses an unknown session id).
 func TestDevicesPageShowsErrorsInWords(t *testing.T) {
 	t.Parallel()
-	rep, _ := setup(t, func(c *config.Config) { c.UI = true })
-	user(t, rep.URL, 1, "alice")
-	tokA, _ := testenv.NewSession(t, rep.URL, 1, false, uaWindowsChrome)
-	_, idB := testenv.NewSession(t, rep.URL, 1, false, uaIPhoneSafari)
+	rep, tokA, _, idB := twoDevices(t)
 	ctx := browser(t)
 	setCookie(t, ctx, rep.URL, tokA)
 	do(t, ctx, "open the page", chromedp.Navigate(rep.URL+"/ui/sessions"))
@@ -262,10 +259,7 @@ func TestDevicesPageShowsErrorsInWords(t *testing.T) {
 // stays valid.
 func TestAnotherOriginCannotSignOut(t *testing.T) {
 	t.Parallel()
-	rep, _ := setup(t, func(c *config.Config) { c.UI = true; c.LogLevel = "debug" })
-	user(t, rep.URL, 1, "alice")
-	tokA, _ := testenv.NewSession(t, rep.URL, 1, false, uaWindowsChrome)
-	tokB, idB := testenv.NewSession(t, rep.URL, 1, false, uaIPhoneSafari)
+	rep, tokA, tokB, idB := twoDevices(t)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html><title>running</title>
@@ -332,10 +326,7 @@ func TestDevicesPageThroughNginx(t *testing.T) {
 		fmt.Fprintf(w, "app: hello %s", r.Header.Get("X-Auth-Username"))
 	}))
 	t.Cleanup(app.Close)
-	rep, _ := setup(t, func(c *config.Config) { c.UI = true })
-	user(t, rep.URL, 1, "alice")
-	tokA, _ := testenv.NewSession(t, rep.URL, 1, false, uaWindowsChrome)
-	tokB, idB := testenv.NewSession(t, rep.URL, 1, false, uaIPhoneSafari)
+	rep, tokA, tokB, idB := twoDevices(t)
 	site := startNginx(t, strings.TrimPrefix(rep.URL, "http://"), strings.TrimPrefix(app.URL, "http://"))
 
 	ctx := browser(t)

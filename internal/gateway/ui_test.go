@@ -19,6 +19,17 @@ const (
 
 func cookie(tok string) []string { return []string{"Cookie", "session_id=" + tok} }
 
+// twoDevices starts a replica with the devices page and gives alice two
+// sessions: tokA on Windows (this device) and idB on an iPhone.
+func twoDevices(t *testing.T) (rep *testenv.Replica, tokA, tokB, idB string) {
+	t.Helper()
+	rep, _ = setup(t, func(c *config.Config) { c.UI = true; c.LogLevel = "debug" })
+	user(t, rep.URL, 1, "alice")
+	tokA, _ = testenv.NewSession(t, rep.URL, 1, false, uaWindowsChrome)
+	tokB, idB = testenv.NewSession(t, rep.URL, 1, false, uaIPhoneSafari)
+	return rep, tokA, tokB, idB
+}
+
 // TestDevicesPageIsOffByDefault: without SESSIONGW_UI nothing is served
 // under /ui/.
 func TestDevicesPageIsOffByDefault(t *testing.T) {
@@ -119,10 +130,7 @@ func TestOwnSessionsNameTheirDevices(t *testing.T) {
 // or from a non-browser client, work. No endpoint answers CORS.
 func TestCrossOriginStateChangesRefused(t *testing.T) {
 	t.Parallel()
-	rep, _ := setup(t, func(c *config.Config) { c.UI = true })
-	user(t, rep.URL, 1, "alice")
-	tok, _ := testenv.NewSession(t, rep.URL, 1, false, uaWindowsChrome)
-	_, otherID := testenv.NewSession(t, rep.URL, 1, false, uaIPhoneSafari)
+	rep, tok, _, otherID := twoDevices(t)
 	calls := []struct{ method, path string }{
 		{http.MethodDelete, "/v1/session/others"},
 		{http.MethodDelete, "/v1/session/all/" + otherID},
