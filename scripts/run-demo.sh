@@ -8,6 +8,7 @@ export SESSIONGW_DATABASE_URL=${SESSIONGW_DATABASE_URL:-postgres://sessiongw:ses
 export SESSIONGW_REDIS_URL=${SESSIONGW_REDIS_URL:-redis://127.0.0.1:6379/0}
 export SESSIONGW_HTTP_ADDR=${SESSIONGW_HTTP_ADDR:-127.0.0.1:8080}
 export SESSIONGW_LOG_FORMAT=${SESSIONGW_LOG_FORMAT:-text}
+export SESSIONGW_UI=${SESSIONGW_UI:-true}
 if [ -z "${SESSIONGW_ADMIN_TOKEN:-}" ]; then
   SESSIONGW_ADMIN_TOKEN="dev-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   export SESSIONGW_ADMIN_TOKEN
@@ -40,6 +41,9 @@ A demo user (id 1) and a session were created. Try:
   curl -s $base/v1/session -H 'Authorization: Bearer $token'
   curl -s $base/v1/session/all -H 'X-Session-Token: $token'
   curl -i -X DELETE $base/v1/session -H 'Authorization: Bearer $token'    # logout
+
+The devices page: in your browser, set the cookie session_id=$token for
+127.0.0.1 (developer tools), then open $base/ui/sessions
 
 MSG
 wait $pid
