@@ -428,6 +428,49 @@ func TestRedisClusterFailoverReappliesRevocations(t *testing.T) {
 	if n, err := replica.Exists(ctx, key).Result(); err != nil || n != 0 {
 		t.Errorf("the new master still holds the revoked session's entry (exists=%d, err=%v)", n, err)
 	}
+
+	// Now the shard that carries the bus: every replica must end up
+	// subscribed on its new master and revocation must be immediate again.
+	for i, rep := range reps {
+		resets[i] = rep.Gateway.BusResets()
+	}
+	busReplica := replicaOf(t, ctx, busOwner, addrs)
+	if err := busReplica.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
+		t.Fatalf("CLUSTER FAILOVER of the bus shard: %v", err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	channel := redis.Channel(cfg.RedisPrefix)
+	for {
+		n, err := busReplica.Do(ctx, "PUBSUB", "SHARDNUMSUB", channel).Slice()
+		if err == nil && len(n) == 2 && n[1] == int64(len(reps)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the bus shard's failover: PUBSUB SHARDNUMSUB on the new master = %v (%v); want %d subscribers", n, err, len(reps))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i, rep := range reps {
+		for rep.Gateway.BusResets() == resets[i] || !rep.Gateway.Trusted() {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d never recovered from the bus shard's failover (resets %d, trusted %v)", i, rep.Gateway.BusResets(), rep.Gateway.Trusted())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for i := range 20 {
+		tk, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")
+		for _, rep := range reps {
+			auth(t, rep.URL, tk)
+			auth(t, rep.URL, tk)
+		}
+		wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, reps[i%len(reps)].URL+"/v1/session", nil, testenv.Bearer(tk)...), http.StatusNoContent)
+		for j, rep := range reps {
+			if s := auth(t, rep.URL, tk).Status; s != http.StatusUnauthorized {
+				t.Errorf("after the bus shard's failover, revoke %d: replica %d answered %d", i, j, s)
+			}
+		}
+	}
 }
 
 // replicaOf returns a client of master's replica (nodes are on addrs).

@@ -38,6 +38,7 @@ func FreePort(t testing.TB) int {
 type RedisServer struct {
 	Port  int
 	Extra []string // extra redis-server arguments, such as --maxmemory
+	dir   string   // working directory: a replica's full sync writes an RDB file there
 	cmd   *exec.Cmd
 	t     testing.TB
 }
@@ -55,7 +56,7 @@ func StartRedisServer(t testing.TB, extra ...string) *RedisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("testenv: redis-server is not installed: %v", err)
 	}
-	s := &RedisServer{Port: FreePort(t), Extra: extra, t: t}
+	s := &RedisServer{Port: FreePort(t), Extra: extra, dir: t.TempDir(), t: t}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -65,7 +66,7 @@ func StartRedisServer(t testing.TB, extra ...string) *RedisServer {
 func (s *RedisServer) Start() {
 	s.t.Helper()
 	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, s.Extra...)
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--dir", s.dir}, s.Extra...)
 	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("testenv: start redis-server: %v", err)
