@@ -294,6 +294,17 @@ func TestRedisTopologySettings(t *testing.T) {
 	if len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "sentinel-2:26379" || c.RedisMasterName != "mymaster" || c.RedisSentinelPassword != "s3cret" {
 		t.Errorf("parsed %+v", c)
 	}
+	_, sources, _, err := config.ParseWithSources("t", nil, env(map[string]string{
+		"SESSIONGW_REDIS_ADDRS": "10.0.0.1:26379", "SESSIONGW_REDIS_MASTER_NAME": "m", "SESSIONGW_REDIS_SENTINEL_PASSWORD": "s3cret",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range sources {
+		if strings.Contains(src.Value, "s3cret") {
+			t.Errorf("config check would print the Sentinel password: %+v", src)
+		}
+	}
 	for _, tc := range []struct {
 		vars map[string]string
 		want string
