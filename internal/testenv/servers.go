@@ -16,21 +16,38 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // handed out by FreePort in this test binary
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago and that
+// no other FreePort call of this test binary has returned (the kernel may
+// hand the same ephemeral port out twice in a row).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		portsMu.Lock()
+		taken := ports[port]
+		ports[port] = true
+		portsMu.Unlock()
+		if !taken {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // RedisServer is a throwaway redis-server on a loopback port, for tests that
@@ -40,7 +57,10 @@ type RedisServer struct {
 	Extra []string // extra redis-server arguments, such as --maxmemory
 	dir   string   // working directory: a replica's full sync writes an RDB file there
 	cmd   *exec.Cmd
-	t     testing.TB
+	// exited closes when the process has exited (waitErr is then set).
+	exited  chan struct{}
+	waitErr error
+	t       testing.TB
 }
 
 // Addr returns host:port of the server.
@@ -68,15 +88,26 @@ func (s *RedisServer) Start() {
 	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--dir", s.dir}, s.Extra...)
 	s.cmd = exec.Command("redis-server", args...)
+	var out SyncBuffer
+	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("testenv: start redis-server: %v", err)
 	}
+	exited := make(chan struct{})
+	cmd := s.cmd
+	go func() { s.waitErr = cmd.Wait(); close(exited) }()
+	s.exited = exited
 	rdb := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.Port), MaxRetries: -1})
 	defer rdb.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for !answers(rdb.Ping(context.Background()).Err()) {
+		select {
+		case <-exited:
+			s.t.Fatalf("testenv: redis-server on port %d exited: %v\n%s", s.Port, s.waitErr, out.String())
+		default:
+		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("testenv: redis-server on port %d did not answer", s.Port)
+			s.t.Fatalf("testenv: redis-server on port %d did not answer\n%s", s.Port, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -88,7 +119,7 @@ func (s *RedisServer) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
