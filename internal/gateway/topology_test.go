@@ -589,3 +589,53 @@ func TestRedisTLSAndACLUser(t *testing.T) {
 		t.Logf("%s: %v", name, err)
 	}
 }
+
+// TestRedisClusterOverTLS: a cluster whose clients and bus speak TLS
+// (private CA), configured with one TLS seed: every node is verified by
+// its own address, and revocation stays immediate.
+func TestRedisClusterOverTLS(t *testing.T) {
+	t.Parallel()
+	caFile, certFile, keyFile := testenv.TLSFiles(t)
+	nodes, tlsAddrs := testenv.StartRedisClusterTLS(t, 3, caFile, certFile, keyFile)
+	cfg := testenv.Config(t)
+	cfg.RedisURL = "rediss://ignored.invalid:1/0"
+	cfg.RedisAddrs = tlsAddrs[:1]
+	cfg.RedisCAFile = caFile
+	cfg.LocalCacheTTL = time.Minute
+	reps := []*testenv.Replica{testenv.Start(t, cfg, gatewayOptions()), testenv.Start(t, cfg, gatewayOptions())}
+	user(t, reps[0].URL, 1, "alice")
+	for i := range 20 {
+		tok, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")
+		for _, rep := range reps {
+			wantStatus(t, "validate over TLS", auth(t, rep.URL, tok), http.StatusOK)
+			auth(t, rep.URL, tok)
+		}
+		wantStatus(t, "logout", testenv.Do(t, http.MethodDelete, reps[i%2].URL+"/v1/session", nil, testenv.Bearer(tok)...), http.StatusNoContent)
+		for j, rep := range reps {
+			if s := auth(t, rep.URL, tok).Status; s != http.StatusUnauthorized {
+				t.Errorf("revoke %d: replica %d answered %d", i, j, s)
+			}
+		}
+	}
+	// Every connection to every node came in on its TLS port: the plain
+	// port serves only this check (CLIENT LIST's laddr is the port a
+	// client connected to).
+	for _, n := range nodes {
+		c := goredis.NewClient(&goredis.Options{Addr: n.Addr()})
+		list, err := c.ClientList(context.Background()).Result()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+			if strings.Contains(line, "laddr="+n.Addr()+" ") && !strings.Contains(line, "cmd=client|list") {
+				t.Errorf("node %s: a client on the plain port: %s", n.Addr(), line)
+			}
+		}
+	}
+	for _, rep := range reps {
+		if !rep.Gateway.Trusted() {
+			t.Errorf("replica %s does not trust its caches on the TLS cluster", rep.URL)
+		}
+	}
+}

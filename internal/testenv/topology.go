@@ -21,6 +21,27 @@ import (
 // ends.
 func StartRedisCluster(t testing.TB, masters, replicas int) []*RedisServer {
 	t.Helper()
+	return startCluster(t, masters, replicas, func() []string { return nil })
+}
+
+// StartRedisClusterTLS starts a cluster of masters whose clients and
+// cluster bus speak TLS (certificates from TLSFiles); it returns the
+// nodes and their TLS addresses. Each node also keeps a plain port, used
+// only to set the cluster up.
+func StartRedisClusterTLS(t testing.TB, masters int, caFile, certFile, keyFile string) ([]*RedisServer, []string) {
+	t.Helper()
+	var tlsAddrs []string
+	nodes := startCluster(t, masters, 0, func() []string {
+		port := FreePort(t)
+		tlsAddrs = append(tlsAddrs, fmt.Sprintf("127.0.0.1:%d", port))
+		return []string{"--tls-port", strconv.Itoa(port), "--tls-cluster", "yes", "--tls-replication", "yes",
+			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no"}
+	})
+	return nodes, tlsAddrs
+}
+
+func startCluster(t testing.TB, masters, replicas int, nodeArgs func() []string) []*RedisServer {
+	t.Helper()
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		t.Fatalf("testenv: redis-cli is not installed: %v", err)
 	}
@@ -29,14 +50,16 @@ func StartRedisCluster(t testing.TB, masters, replicas int) []*RedisServer {
 	addrs := make([]string, len(nodes))
 	for i := range nodes {
 		port := FreePort(t)
-		nodes[i] = StartRedisServer(t, "--cluster-enabled", "yes",
+		nodes[i] = StartRedisServer(t, append([]string{"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d.conf", port)),
-			"--cluster-port", strconv.Itoa(FreePort(t)), "--cluster-node-timeout", "2000")
+			"--cluster-port", strconv.Itoa(FreePort(t)), "--cluster-node-timeout", "2000"}, nodeArgs()...)...)
 		addrs[i] = nodes[i].Addr()
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("testenv: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	deadline := time.Now().Add(30 * time.Second)
