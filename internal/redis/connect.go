@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +101,9 @@ func Connect(ctx context.Context, t Target) (goredis.UniversalClient, error) {
 			return nil, errors.New("redis: Redis Cluster has only database 0")
 		}
 		rdb = goredis.NewUniversalClient(&goredis.UniversalOptions{
-			Addrs: t.Addrs, MasterName: t.MasterName, IsClusterMode: t.Mode() == "cluster",
+			// A copy: go-redis appends discovered nodes to this slice, which
+			// must not share an array with the caller's (or another client's).
+			Addrs: slices.Clone(t.Addrs), MasterName: t.MasterName, IsClusterMode: t.Mode() == "cluster",
 			SentinelPassword: t.SentinelPassword,
 			Username:         opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
 			ClientName: opt.ClientName, Protocol: opt.Protocol,
