@@ -98,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return printSources(sources, stdout)
 	}
 	log := newLogger(cfg, stderr)
+	// go-redis reports failovers and reconnects through a global logger.
+	redis.UseLogger(log)
 
 	switch cmd {
 	case "migrate":
@@ -129,8 +131,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 
-	// go-redis reports failovers and reconnects through a global logger.
-	redis.UseLogger(log)
 	g, err := gateway.New(ctx, cfg, log, gateway.Options{})
 	if err != nil {
 		return err

@@ -179,9 +179,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
 	})
-	var devicesPage http.Handler
+	var devicesPage httpapi.Pages
 	if cfg.UI {
-		if devicesPage, err = ui.Handler(cfg.LoginURL); err != nil {
+		if devicesPage, err = ui.New(cfg.LoginURL); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("ui: %w", err)
 		}

@@ -41,7 +41,13 @@ type Config struct {
 	// trace context (W3C traceparent) the request carries.
 	Tracer trace.Tracer
 	// UI, when set, serves the "Your devices" page under /ui/.
-	UI http.Handler
+	UI Pages
+}
+
+// Pages are static pages served for GET and HEAD on their paths.
+type Pages interface {
+	http.Handler
+	Paths() []string
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -76,7 +82,7 @@ func New(cfg Config) *echo.Echo {
 	e.GET("/v1/session/stats", handleOwnStats(svc, cookie), self)
 	e.DELETE("/v1/session/new_device", handleAcknowledgeNewDevice(svc, cookie), self, so)
 	if cfg.UI != nil {
-		for _, p := range []string{"/ui/sessions", "/ui/assets/sessions.css", "/ui/assets/sessions.js"} {
+		for _, p := range cfg.UI.Paths() {
 			e.GET(p, echo.WrapHandler(cfg.UI))
 			e.HEAD(p, echo.WrapHandler(cfg.UI))
 		}

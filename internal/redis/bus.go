@@ -118,7 +118,7 @@ func NewBus(rdb goredis.UniversalClient, o BusOptions) *Bus {
 	return &Bus{
 		rdb: rdb, prefix: o.Prefix, channel: Channel(o.Prefix), registry: Registry(o.Prefix),
 		id: hex.EncodeToString(b), window: o.Window, beat: o.Window / 4, log: o.Logger,
-		recover: o.Recover, onAck: o.OnAck, sharded: IsCluster(rdb), start: time.Now(),
+		recover: o.Recover, onAck: o.OnAck, sharded: isCluster(rdb), start: time.Now(),
 		hbSent: map[uint64]time.Duration{}, waiters: map[string]*waiter{}, deaf: make(chan struct{}, 1),
 	}
 }

@@ -40,8 +40,8 @@ func (t Target) Mode() string {
 	}
 }
 
-// IsCluster reports whether rdb talks to a Redis Cluster.
-func IsCluster(rdb goredis.UniversalClient) bool {
+// isCluster reports whether rdb talks to a Redis Cluster.
+func isCluster(rdb goredis.UniversalClient) bool {
 	_, ok := rdb.(*goredis.ClusterClient)
 	return ok
 }
@@ -97,9 +97,6 @@ func Connect(ctx context.Context, t Target) (goredis.UniversalClient, error) {
 	if t.Mode() == "standalone" {
 		rdb = goredis.NewClient(opt)
 	} else {
-		if t.Mode() == "cluster" && opt.DB != 0 {
-			return nil, errors.New("redis: Redis Cluster has only database 0")
-		}
 		rdb = goredis.NewUniversalClient(&goredis.UniversalOptions{
 			// A copy: go-redis appends discovered nodes to this slice, which
 			// must not share an array with the caller's (or another client's).
