@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export SESSIONGW_TEST_DATABASE_URL ?= postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable
 export SESSIONGW_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test test-short chaos fuzz bench vet fmt services clean screenshots
+.PHONY: all build run test test-unit test-short chaos fuzz bench vet fmt services clean screenshots
 
 all: build
 
@@ -30,6 +30,15 @@ test: services vet
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) test -race -count=1 -timeout 8m ./...
 
+## test-unit: the fast lane: the packages whose tests need no Postgres,
+## Redis or other server (the domain with in-memory fakes, the HTTP layer
+## with a fake service, config, ...); the test URLs point nowhere to prove it
+UNIT_PKGS := ./internal/session/ ./internal/httpapi/ ./internal/config/ ./internal/device/ \
+	./internal/activity/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/
+test-unit:
+	SESSIONGW_TEST_DATABASE_URL='postgres://nobody@127.0.0.1:1/none?connect_timeout=1' \
+	SESSIONGW_TEST_REDIS_URL='redis://127.0.0.1:1/0' $(GO) test -race -count=1 $(UNIT_PKGS)
+
 ## test-short: the same tests without the race detector
 test-short: services
 	$(GO) test -count=1 ./...
@@ -38,7 +47,7 @@ test-short: services
 bench: services
 	@missing=""; for p in wrk nginx; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
-	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md -profile bench/profiles
+	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md -profile artifacts/profiles
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/
 
 ## screenshots: refresh the README's pictures of the devices page (docs/images)

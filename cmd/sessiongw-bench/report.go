@@ -16,6 +16,10 @@ func (b *bench) report(rows []row, args []string) string {
 		"each scenario and its baseline run in the same process in %d alternating rounds (latency columns: the median round).\n\n",
 		machine(), b.o.connections, b.o.duration, b.rounds())
 	fmt.Fprintf(&sb, "Command: `make bench` (`go run ./cmd/sessiongw-bench %s`), %s.\n\n", strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if b.o.profileDir != "" {
+		fmt.Fprintf(&sb, "CPU and allocation profiles of both sides of each comparison are written to `%s/` "+
+			"(not committed: run `make bench` to regenerate them; compare with `go tool pprof -diff_base NAME.baseline.cpu.pprof NAME.cpu.pprof`).\n\n", b.o.profileDir)
+	}
 	sb.WriteString("| scenario | requests/s | p50 | p99 | p99.9 | ratio to baseline (req/s; p99) | Postgres queries/req | Redis commands/req | server CPU s / 10k req |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var base *result
