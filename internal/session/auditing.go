@@ -67,5 +67,5 @@ func (s *Service) RecordAdminAuthFailure(ctx context.Context) error {
 	if s.audit == nil || !s.adminAuthFailures.Allow() {
 		return nil
 	}
-	return s.audit.AppendAudit(ctx, EventAdminAuthFailed, 0, "", nil)
+	return s.audit.AppendAudit(ctx, AdminAuthFailedEntry())
 }

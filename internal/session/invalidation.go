@@ -221,7 +221,7 @@ func (s *Service) RecoverCaches(ctx context.Context) error {
 func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	lastPurge := time.Now()
+	lastPurge := s.now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -232,8 +232,8 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 		if _, err := s.RelayOutbox(ctx); err != nil && ctx.Err() == nil {
 			s.log.Debug("outbox relay", "err", err)
 		}
-		if time.Since(lastPurge) > 10*time.Minute {
-			lastPurge = time.Now()
+		if now := s.now(); now.Sub(lastPurge) > 10*time.Minute {
+			lastPurge = now
 			if _, err := s.outbox.PurgeOutbox(ctx, s.now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
 				s.log.Warn("outbox purge", "err", err)
 			}

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -175,14 +174,6 @@ func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Token, Ses
 		return "", Session{}, fmt.Errorf("create session: %w", err)
 	}
 	return t, ss, nil
-}
-
-// ExpiresAt is the absolute expiry of a session created at now.
-func ExpiresAt(now time.Time, rememberMe bool, ttl, rememberTTL time.Duration) time.Time {
-	if rememberMe {
-		return now.Add(rememberTTL)
-	}
-	return now.Add(ttl)
 }
 
 // ListUserSessions lists a user's active sessions; ErrUserNotFound for an

@@ -57,7 +57,7 @@ type Store interface {
 // the context; these methods read the chain and append records that come
 // with no change of their own.
 type AuditLog interface {
-	AppendAudit(ctx context.Context, event string, userID int64, sessionID string, details map[string]any) error
+	AppendAudit(ctx context.Context, e AuditEntry) error
 	// AuditRecords pages through the log in sequence order.
 	AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
 	// WalkAudit hands every record to fn in sequence order until fn
@@ -183,6 +183,38 @@ func (NopObserver) SubscriptionReset()         {}
 func (NopObserver) FillRefused()               {}
 func (NopObserver) OutboxRelayed(int)          {}
 func (NopObserver) OutboxNotified(bool)        {}
+
+// NoSharedCache is the SharedCache of a Service without one: every lookup
+// misses and nothing is filled, so every validation that the in-process
+// cache cannot answer reads the store.
+type NoSharedCache struct{}
+
+// Peek implements SharedCache: always a miss.
+func (NoSharedCache) Peek(context.Context, Hash) (Restored, bool, error) {
+	return Restored{}, false, nil
+}
+
+// Get implements SharedCache: always a miss, with no lease.
+func (NoSharedCache) Get(context.Context, Hash) (Restored, bool, Lease, error) {
+	return Restored{}, false, "", nil
+}
+
+// Fill implements SharedCache: never fills.
+func (NoSharedCache) Fill(context.Context, Hash, Lease, Restored, time.Duration) (bool, error) {
+	return false, nil
+}
+
+// Delete implements SharedCache.
+func (NoSharedCache) Delete(context.Context, []Hash) error { return nil }
+
+// DeleteAll implements SharedCache.
+func (NoSharedCache) DeleteAll(context.Context) error { return nil }
+
+// nopPublisher is the Publisher of a single replica: nobody to tell.
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, []Hash) error { return nil }
+func (nopPublisher) PublishAll(context.Context) error      { return nil }
 
 type nopActivity struct{}
 

@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -12,27 +10,27 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Options configures a Service. Store, Shared and Bus are required.
+// Options configures a Service. Only Store is required: every other
+// collaborator has a default that keeps the Service correct on its own (no
+// shared cache, a single replica, no audit log, no rate limit), which is
+// what the command-line tools and the domain's own tests use.
 type Options struct {
 	Store  Store
-	Shared SharedCache
-	Local  LocalCache // nil disables the in-process cache
+	Shared SharedCache // nil: no shared cache (every miss reads the store)
+	Local  LocalCache  // nil disables the in-process cache
 	// Grace, when non-nil, keeps the last confirmed copy of each session
 	// for OutageGrace, to answer while the store is unavailable.
 	Grace       LocalCache
 	OutageGrace time.Duration
-	Bus         Publisher
-	Outbox      Outbox       // nil: no relay (tests of the domain alone)
-	Audit       AuditLog     // nil: no audit log (tests of the domain alone)
+	Bus         Publisher    // nil: this is the only replica
+	Outbox      Outbox       // nil: no relay
+	Audit       AuditLog     // nil: the audit endpoints answer ErrUnavailable
 	Trust       Trust        // nil: caches always trusted
 	Activity    ActivitySink // nil discards per-request activity
 	Observer    Observer     // nil discards observations
 	Limiter     Limiter      // nil: store lookups are not rate-limited
-	Logger      *slog.Logger
+	Logger      *slog.Logger // nil discards logs
 	Now         func() time.Time
-	// Render, when set, is called once per in-process cache fill; its
-	// result rides along as Restored.Rendered.
-	Render func(Restored) any
 
 	// IdleTimeout rejects a session whose latest recorded activity is at
 	// least this old (0: off).
@@ -86,7 +84,6 @@ type Service struct {
 	limiter           Limiter
 	log               *slog.Logger
 	now               func() time.Time
-	render            func(Restored) any
 
 	sessionTTL, rememberTTL time.Duration
 	idleTimeout             time.Duration
@@ -106,11 +103,17 @@ type Service struct {
 func NewService(o Options) *Service {
 	s := &Service{
 		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, audit: o.Audit, trust: o.Trust,
-		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now, render: o.Render,
+		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now,
 		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
 		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
+	}
+	if s.shared == nil {
+		s.shared = NoSharedCache{}
+	}
+	if s.bus == nil {
+		s.bus = nopPublisher{}
 	}
 	if s.activity == nil {
 		s.activity = nopActivity{}
@@ -157,6 +160,8 @@ func (s *Service) restore(ctx context.Context, h Hash, client string) (Restored,
 	return s.restoreAt(ctx, h, client, s.now())
 }
 
+// restoreAt answers from the in-process cache when it may, else from one
+// coalesced lookup (see lookup), and checks the answer.
 func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time.Time) (Restored, error) {
 	trusted := s.trusted()
 	if s.local != nil && trusted {
@@ -166,20 +171,11 @@ func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time
 		}
 		s.obs.CacheLookup(LayerLocal, false)
 	}
-	epoch := s.epoch.Load()
-	// The epoch is part of the key: a lookup that starts after an
-	// invalidation never joins one that started before it.
-	var kb [len(h) + 9]byte
-	copy(kb[:], h[:])
-	binary.LittleEndian.PutUint64(kb[len(h):], epoch)
-	if !trusted {
-		kb[len(kb)-1] = 1
-	}
-	key := string(kb[:])
-	v, err, _ := s.lookups.Do(key, func() (any, error) {
+	l := &lookup{h: h, epoch: s.epoch.Load(), trusted: trusted, client: client}
+	v, err, _ := s.lookups.Do(l.key(), func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.storeTimeout)
 		defer cancel()
-		return s.lookup(lctx, h, epoch, trusted, client)
+		return s.lookup(lctx, l)
 	})
 	if err != nil {
 		return Restored{}, err
@@ -187,134 +183,19 @@ func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time
 	return s.check(v.(Restored), now)
 }
 
-// lookup reads the shared cache (when trusted), then the store, filling the
-// caches on the way back unless an invalidation happened meanwhile. A miss
-// takes its fill lease only once the client's budget allows a store lookup,
-// so a flood of unknown tokens costs one Redis round trip each.
-func (s *Service) lookup(ctx context.Context, h Hash, epoch uint64, trusted bool, client string) (Restored, error) {
-	var lease Lease
-	stale := false
-	if trusted {
-		r, ok, err := s.shared.Peek(ctx, h)
-		switch {
-		case err != nil:
-			s.log.Debug("shared cache get failed; falling back to the store", "err", err)
-			trusted = false
-		case ok && s.fresh(r, s.now()):
-			s.obs.CacheLookup(LayerShared, true)
-			s.fillLocal(h, r, epoch)
-			return r, nil
-		case ok:
-			// Looks expired or idle, but the copy may predate a rolling
-			// extension or recent activity: ask the store (no lease, so no
-			// fill of the shared cache this time).
-			stale = true
-			s.obs.CacheLookup(LayerShared, false)
-		default:
-			s.obs.CacheLookup(LayerShared, false)
-		}
+// check re-checks expiry, the idle timeout and the user's state on every
+// answer, cached or not.
+func (s *Service) check(r Restored, now time.Time) (Restored, error) {
+	if !now.Before(r.Session.ExpiresAt) {
+		return Restored{}, ErrUnauthenticated
 	}
-	if s.limiter != nil && !s.limiter.Allow(client) {
-		return Restored{}, ErrRateLimited
+	if s.idleTimeout > 0 && !now.Before(s.lastActive(r).Add(s.idleTimeout)) {
+		return Restored{}, ErrUnauthenticated
 	}
-	if trusted && !stale {
-		// The lease must be ours before the store is read; a fill that
-		// landed since the Peek comes back instead.
-		r, ok, l, err := s.shared.Get(ctx, h)
-		switch {
-		case err != nil:
-			s.log.Debug("shared cache lease failed; falling back to the store", "err", err)
-			trusted = false
-		case ok && s.fresh(r, s.now()):
-			s.fillLocal(h, r, epoch)
-			return r, nil
-		case ok:
-		default:
-			lease = l
-		}
+	if !r.User.IsActive {
+		return Restored{}, ErrUserInactive
 	}
-	r, err := s.storeRestore(ctx, h)
-	if s.limiter != nil && errors.Is(err, ErrUnauthenticated) {
-		s.limiter.Failed(client)
-	}
-	if errors.Is(err, ErrUnavailable) && s.grace != nil {
-		// Postgres cannot answer: a copy confirmed within the grace period
-		// (and not invalidated since) stands in. check() still enforces
-		// its absolute expiry and the user's state.
-		if g, ok := s.grace.Get(h); ok {
-			s.obs.CacheLookup(LayerGrace, true)
-			return g, nil
-		}
-	}
-	if err != nil {
-		return Restored{}, err
-	}
-	s.fillGrace(h, r, epoch)
-	if s.beforeFill != nil {
-		s.beforeFill(h)
-	}
-	if !trusted || s.epoch.Load() != epoch {
-		return r, nil
-	}
-	if ttl := min(s.cacheTTL, s.usableFor(r, s.now())); ttl > 0 && lease != "" {
-		filled, err := s.shared.Fill(ctx, h, lease, r, ttl)
-		if err != nil {
-			s.log.Debug("shared cache fill failed", "err", err)
-		}
-		if !filled {
-			// Refused (an invalidation took the lease) or failed: the
-			// value may be stale, so keep no copy anywhere.
-			if err == nil {
-				s.obs.FillRefused()
-			}
-			return r, nil
-		}
-	}
-	s.fillLocal(h, r, epoch)
 	return r, nil
-}
-
-func (s *Service) storeRestore(ctx context.Context, h Hash) (Restored, error) {
-	if s.storeSlots != nil {
-		select {
-		case s.storeSlots <- struct{}{}:
-			defer func() { <-s.storeSlots }()
-		case <-ctx.Done():
-			return Restored{}, ErrUnavailable
-		}
-	}
-	s.obs.StoreLookup()
-	return s.store.Restore(ctx, h)
-}
-
-// fillGrace records a copy just confirmed by the store (see Options.Grace).
-func (s *Service) fillGrace(h Hash, r Restored, epoch uint64) {
-	s.fillIfCurrent(s.grace, s.graceTTL, h, r, epoch)
-}
-
-func (s *Service) fillLocal(h Hash, r Restored, epoch uint64) {
-	s.fillIfCurrent(s.local, s.localTTL, h, r, epoch)
-}
-
-// fillIfCurrent puts r in c for at most ttl, never past the session's
-// expiry, unless an invalidation happened since the lookup began (epoch).
-func (s *Service) fillIfCurrent(c LocalCache, ttl time.Duration, h Hash, r Restored, epoch uint64) {
-	if c == nil {
-		return
-	}
-	ttl = min(ttl, s.usableFor(r, s.now()))
-	if ttl <= 0 || s.epoch.Load() != epoch {
-		return
-	}
-	if s.render != nil && r.Rendered == nil {
-		r.Rendered = s.render(r)
-	}
-	c.Set(h, r, ttl)
-	// An invalidation that raced with the Set may have run before it:
-	// undo the fill rather than keep a copy nobody will drop.
-	if s.epoch.Load() != epoch {
-		c.Delete([]Hash{h})
-	}
 }
 
 // usableFor is how long a copy of r may be served from a cache: until its
@@ -341,19 +222,4 @@ func (s *Service) lastActive(r Restored) time.Time {
 		at = t
 	}
 	return at
-}
-
-// check re-checks expiry, the idle timeout and the user's state on every
-// answer, cached or not.
-func (s *Service) check(r Restored, now time.Time) (Restored, error) {
-	if !now.Before(r.Session.ExpiresAt) {
-		return Restored{}, ErrUnauthenticated
-	}
-	if s.idleTimeout > 0 && !now.Before(s.lastActive(r).Add(s.idleTimeout)) {
-		return Restored{}, ErrUnauthenticated
-	}
-	if !r.User.IsActive {
-		return Restored{}, ErrUserInactive
-	}
-	return r, nil
 }

@@ -43,11 +43,6 @@ type User struct {
 type Restored struct {
 	Session Session
 	User    User
-	// Rendered is what Options.Render made of this value when it was
-	// cached in process (the HTTP layer's pre-rendered identity headers),
-	// so a cache hit costs no formatting. Opaque to the domain; nil on
-	// values that were not cached in process.
-	Rendered any `json:"-"`
 }
 
 // NewSession is what a Store needs to insert a session.
