@@ -12,25 +12,17 @@ import (
 
 var _ session.AuditLog = (*Store)(nil)
 
-// auditEntry is what a change records; appendAudit completes it.
-type auditEntry struct {
-	event     string
-	userID    int64
-	sessionID string
-	details   map[string]any
-}
-
 // appendAudit links one record to the chain inside tx, the transaction of
 // the change it records. Locking the head row serialises appenders from
 // every replica until commit; call it last in the transaction, after the
 // change's own locks, so the head is held briefly and locks are always
 // taken in the same order.
-func appendAudit(ctx context.Context, tx pgx.Tx, e auditEntry) error {
+func appendAudit(ctx context.Context, tx pgx.Tx, e session.AuditEntry) error {
 	a := session.ActorFrom(ctx)
 	r := session.AuditRecord{
-		Event: e.event, UserID: e.userID, SessionID: e.sessionID,
+		Event: e.Event, UserID: e.UserID, SessionID: e.SessionID,
 		ClientIP: a.ClientIP, UserAgent: a.UserAgent, Actor: a.Kind,
-		Details: session.AuditDetails(e.details),
+		Details: session.AuditDetails(e.Details),
 	}
 	// The database clock stamps every record, so times follow the chain
 	// whatever the replicas' clocks say.
@@ -61,10 +53,8 @@ func appendAudit(ctx context.Context, tx pgx.Tx, e auditEntry) error {
 
 // AppendAudit implements session.AuditLog: a record that comes with no
 // change of its own (a failed admin authentication).
-func (s *Store) AppendAudit(ctx context.Context, event string, userID int64, sessionID string, details map[string]any) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return appendAudit(ctx, tx, auditEntry{event: event, userID: userID, sessionID: sessionID, details: details})
-	})
+func (s *Store) AppendAudit(ctx context.Context, e session.AuditEntry) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return appendAudit(ctx, tx, e) })
 	return interpret("append audit record", err)
 }
 

@@ -11,13 +11,13 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/session"
-	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
 )
 
 func setup(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := postgres.Connect(ctx, testenv.Postgres(t))
+	pool, err := postgres.Connect(ctx, pgtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func testenvUUID(t *testing.T) string {
 func TestMigrateConcurrentlyAppliesOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := testenv.Postgres(t)
+	dsn := pgtest.New(t)
 	var wg sync.WaitGroup
 	applied := make([]int, 5)
 	errs := make([]error, 5)

@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/maypok86/otter/v2"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// rollingExpiry is the SQL of session.Rolling.Extend for activity at $at of
+// the row s (parameters $on, $ttl, $remember, $absolute in microseconds).
+// TestRollingSQLMatchesDomain holds the two in step.
+func rollingExpiry(at, on, ttl, remember, absolute string) string {
+	return `CASE WHEN ` + on + ` AND s.expires_at > ` + at + ` THEN GREATEST(s.expires_at, LEAST(
+		` + at + ` + (CASE WHEN s.remember_me THEN ` + remember + ` ELSE ` + ttl + ` END) * interval '1 microsecond',
+		s.created_at + ` + absolute + ` * interval '1 microsecond')) ELSE s.expires_at END`
+}
+
+// RecordActivity implements session.Store.
+func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time, ip, userAgent string) error {
+	r := s.rolling
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID int64
+		var id uuid.UUID
+		if err := tx.QueryRow(ctx, `
+			UPDATE sessions s SET last_activity_at = GREATEST(s.last_activity_at, $2), ip_address = $3, user_agent = $4,
+				expires_at = `+rollingExpiry("$2::timestamptz", "$5::bool", "$6::bigint", "$7::bigint", "$8::bigint")+`
+			WHERE s.token_hash = $1
+			RETURNING s.user_id, s.public_id`, h[:], at, ip, userAgent,
+			r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds()).Scan(&userID, &id); err != nil {
+			return err
+		}
+		_, err := recordDevices(ctx, tx, userID, id.String(), session.Client{IP: ip, UserAgent: userAgent}, at)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session.ErrUnauthenticated
+	}
+	return interpret("record activity", err)
+}
+
+// TouchSessions writes a batch of coalesced activity in one statement.
+// Touches from another address or user agent than the session's own then go
+// through new-device detection, each in a short transaction of its own,
+// unless this replica saw the user use that device within the hour.
+func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ts))
+	ats := make([]time.Time, len(ts))
+	ips := make([]string, len(ts))
+	uas := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i], ats[i], ips[i], uas[i] = t.SessionID, t.At, t.Client.IP, t.Client.UserAgent
+	}
+	r := s.rolling
+	rows, err := s.pool.Query(ctx, `
+		UPDATE sessions s SET last_activity_at = v.at,
+			expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
+		FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
+		WHERE s.public_id = v.id AND s.last_activity_at < v.at
+		RETURNING s.public_id, s.user_id, v.at, v.ip, v.ua,
+			(v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent)`, ids, ats,
+		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds(), ips, uas)
+	if err != nil {
+		return interpret("touch sessions", err)
+	}
+	type other struct {
+		id     uuid.UUID
+		userID int64
+		at     time.Time
+		client session.Client
+	}
+	var others []other
+	for rows.Next() {
+		var o other
+		var differs bool
+		if err := rows.Scan(&o.id, &o.userID, &o.at, &o.client.IP, &o.client.UserAgent, &differs); err != nil {
+			rows.Close()
+			return interpret("touch sessions", err)
+		}
+		if differs && !s.knows(o.userID, o.client) {
+			others = append(others, o)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return interpret("touch sessions", err)
+	}
+	// Each detection is a transaction of its own, so the audit head is
+	// never held for a whole batch.
+	for _, o := range others {
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			_, err := recordDevices(ctx, tx, o.userID, o.id.String(), o.client, o.at)
+			return err
+		}); err != nil {
+			return interpret("new-device detection", err)
+		}
+		s.remember(o.userID, o.client)
+	}
+	return nil
+}
+
+// deviceKey is one address or user agent of one user.
+type deviceKey struct {
+	userID      int64
+	kind, value string
+}
+
+func newKnownDevices() *otter.Cache[deviceKey, struct{}] {
+	return otter.Must(&otter.Options[deviceKey, struct{}]{
+		MaximumSize:      100_000,
+		ExpiryCalculator: otter.ExpiryWriting[deviceKey, struct{}](time.Hour),
+	})
+}
+
+// knows reports whether this replica saw the user use both the address
+// and the user agent of c within the hour.
+func (s *Store) knows(userID int64, c session.Client) bool {
+	for _, k := range deviceKeys(userID, c) {
+		if _, ok := s.known.GetIfPresent(k); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) remember(userID int64, c session.Client) {
+	for _, k := range deviceKeys(userID, c) {
+		s.known.Set(k, struct{}{})
+	}
+}
+
+func deviceKeys(userID int64, c session.Client) []deviceKey {
+	var ks []deviceKey
+	if c.IP != "" {
+		ks = append(ks, deviceKey{userID, session.DeviceAddress, c.IP})
+	}
+	if c.UserAgent != "" {
+		ks = append(ks, deviceKey{userID, session.DeviceUserAgent, c.UserAgent})
+	}
+	return ks
+}
+
+// recordDevices notes the client's address and user agent among the
+// user's devices and applies session.IsNewDevice; a new device flags the
+// session and is audited (in tx, the transaction of the activity or
+// creation).
+func recordDevices(ctx context.Context, tx pgx.Tx, userID int64, sessionID string, c session.Client, at time.Time) (bool, error) {
+	var known int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM user_devices WHERE user_id = $1`, userID).Scan(&known); err != nil {
+		return false, err
+	}
+	var fresh []string
+	for _, d := range []struct{ kind, value string }{{session.DeviceAddress, c.IP}, {session.DeviceUserAgent, c.UserAgent}} {
+		if d.value == "" {
+			continue
+		}
+		var inserted bool
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+			ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen = GREATEST(user_devices.last_seen, EXCLUDED.last_seen)
+			RETURNING (xmax = 0)`, userID, d.kind, d.value, at).Scan(&inserted); err != nil {
+			return false, err
+		}
+		if inserted {
+			fresh = append(fresh, d.kind)
+		}
+	}
+	if !session.IsNewDevice(known, fresh) {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sessions SET new_device = true WHERE public_id = $1`, sessionID); err != nil {
+		return false, err
+	}
+	actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.IP, UserAgent: c.UserAgent})
+	return true, appendAudit(actx, tx, session.NewDeviceEntry(userID, sessionID, fresh))
+}
+
+// AcknowledgeNewDevice implements session.Store.
+func (s *Store) AcknowledgeNewDevice(ctx context.Context, h session.Hash) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID int64
+		var id uuid.UUID
+		err := tx.QueryRow(ctx, `
+			UPDATE sessions SET new_device = false WHERE token_hash = $1 AND new_device
+			RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // not flagged (or gone: the caller validated it a moment ago)
+		}
+		if err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, session.NewDeviceAcknowledgedEntry(userID, id.String()))
+	})
+	return interpret("acknowledge new device", err)
+}
+
+// PruneDevices implements session.Store.
+func (s *Store) PruneDevices(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM user_devices d WHERE d.last_seen < $1 AND NOT EXISTS (
+			SELECT 1 FROM sessions s WHERE s.user_id = d.user_id AND s.expires_at > $1
+			AND ((d.kind = 'ip_address' AND s.ip_address = d.value) OR (d.kind = 'user_agent' AND s.user_agent = d.value)))`, before)
+	if err != nil {
+		return 0, interpret("prune devices", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

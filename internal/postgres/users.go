@@ -1,0 +1,110 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+const userCols = `id, username, email, is_active, roles`
+
+func scanUser(row pgx.Row) (session.User, error) {
+	var u session.User
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.IsActive, &u.Roles)
+	if u.Roles == nil {
+		u.Roles = []string{}
+	}
+	return u, err
+}
+
+// UpsertUser implements session.Store.
+func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, bool, []session.Hash, error) {
+	var (
+		out     session.User
+		created bool
+		hashes  []session.Hash
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The old row, locked, tells the audit record what changed.
+		// (A user created concurrently after this read compares with the
+		// empty user: every field it set counts as changed.)
+		old, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, u.ID))
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// xmax = 0 only for a freshly inserted row.
+		row := tx.QueryRow(ctx, `
+			INSERT INTO users (id, username, email, is_active, roles)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET
+				username = EXCLUDED.username, email = EXCLUDED.email,
+				is_active = EXCLUDED.is_active, roles = EXCLUDED.roles,
+				updated_at = now()
+			RETURNING `+userCols+`, (xmax = 0)`, u.ID, u.Username, u.Email, u.IsActive, u.Roles)
+		if err := row.Scan(&out.ID, &out.Username, &out.Email, &out.IsActive, &out.Roles, &created); err != nil {
+			return err
+		}
+		if out.Roles == nil {
+			out.Roles = []string{}
+		}
+		if !created {
+			// The user row is locked until commit, and session creation
+			// takes a share lock on it, so this list is complete.
+			if hashes, err = collectHashes(tx.Query(ctx, `SELECT token_hash FROM sessions WHERE user_id = $1`, u.ID)); err != nil {
+				return err
+			}
+		}
+		if e, ok := session.UserChangeEntry(old, created, out, len(hashes)); ok {
+			return appendAudit(ctx, tx, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return session.User{}, false, nil, interpret("upsert user", err)
+	}
+	return out, created, hashes, nil
+}
+
+// GetUser implements session.Store.
+func (s *Store) GetUser(ctx context.Context, id int64) (session.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session.User{}, session.ErrUserNotFound
+	}
+	if err != nil {
+		return session.User{}, interpret("get user", err)
+	}
+	return u, nil
+}
+
+// DeleteUser implements session.Store.
+func (s *Store) DeleteUser(ctx context.Context, id int64) ([]session.Hash, error) {
+	var hashes []session.Hash
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return session.ErrUserNotFound
+		}
+		hashes, err = collectHashes(tx.Query(ctx, `DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash`, id))
+		if err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, session.UserDeletedEntry(id, len(hashes)))
+	})
+	if errors.Is(err, session.ErrUserNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, interpret("delete user", err)
+	}
+	return hashes, nil
+}
