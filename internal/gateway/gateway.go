@@ -35,14 +35,17 @@ import (
 	"github.com/sessiongw/sessiongw/internal/ui"
 )
 
-// Options adjusts a Gateway for tests.
+// Options adjusts a Gateway beyond its Config: the hooks tests and the
+// benchmark harness use to observe or steer it. The zero value is what
+// `sessiongw serve` runs.
 type Options struct {
-	Now              func() time.Time   // default time.Now
-	ActivityInterval time.Duration      // batch flush interval, default 5s
-	ActivityMinGap   time.Duration      // per-session write gap, default 1m
-	PGTracer         pgx.QueryTracer    // sees every Postgres query (tests)
-	BeforeFill       func(session.Hash) // pauses fills (tests)
-	RedisHook        goredis.Hook       // sees every Redis command (benchmarks)
+	Now              func() time.Time    // default time.Now
+	Getenv           func(string) string // the OTEL_ variables; default os.Getenv
+	ActivityInterval time.Duration       // batch flush interval, default 5s
+	ActivityMinGap   time.Duration       // per-session write gap, default 1m
+	PGTracer         pgx.QueryTracer     // sees every Postgres query (tests, benchmarks)
+	BeforeFill       func(session.Hash)  // pauses fills (tests)
+	RedisHook        goredis.Hook        // sees every Redis command (tests, benchmarks)
 	// TraceExporter, when set, receives every span synchronously (tests);
 	// otherwise spans go over OTLP when the OTEL_ variables ask for it.
 	TraceExporter sdktrace.SpanExporter
@@ -79,6 +82,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
 	if o.ActivityInterval <= 0 {
 		o.ActivityInterval = 5 * time.Second
 	}
@@ -90,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	switch {
 	case o.TraceExporter != nil:
 		tr = tracing.New(o.TraceExporter, true, "")
-	case tracing.Enabled(os.Getenv):
+	case tracing.Enabled(o.Getenv):
 		var err error
 		if tr, err = tracing.NewOTLP(ctx, ""); err != nil {
 			return nil, fmt.Errorf("tracing: %w", err)
@@ -139,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	g := &Gateway{cfg: cfg, log: log, pool: pool, rdb: rdb, tracing: tr, ready: make(chan struct{})}
 	g.store = postgres.NewStore(pool)
-	g.store.SetRolling(postgres.Rolling{On: cfg.Rolling, TTL: cfg.SessionTTL, RememberTTL: cfg.RememberMeTTL, Absolute: cfg.AbsoluteTTL})
+	g.store.SetRolling(session.Rolling{On: cfg.Rolling, TTL: cfg.SessionTTL, RememberTTL: cfg.RememberMeTTL, Absolute: cfg.AbsoluteTTL})
 	g.metrics = m
 	m.WatchOutboxBacklog(g.store.OutboxBacklog)
 	g.cache = redis.NewCache(rdb, cfg.RedisPrefix, g.metrics.BreakerState)
@@ -167,13 +173,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	var shared session.SharedCache = g.cache
 	if o.NoSharedCache {
-		shared = noSharedCache{}
+		shared = session.NoSharedCache{}
 	}
 	g.svc = session.NewService(session.Options{
 		Store: g.store, Shared: shared, Local: local, Grace: grace, OutageGrace: cfg.DBOutageGrace,
 		Bus: g.bus, Outbox: g.store, Audit: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
-		Render:     httpapi.IdentityRenderer(cfg.AuthHeaders),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout, NewDeviceWindow: cfg.NewDeviceWindow,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
@@ -195,7 +200,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log, Tracer: g.tracer(),
 		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies, AuthHeaders: cfg.AuthHeaders,
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
-		UI:       devicesPage,
+		UI:       devicesPage, IdentityCacheSize: cfg.LocalCacheSize,
 	})
 	return g, nil
 }
@@ -361,19 +366,3 @@ func (g *Gateway) Cleanup(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-
-// noSharedCache always misses and never fills (Options.NoSharedCache).
-type noSharedCache struct{}
-
-func (noSharedCache) Peek(context.Context, session.Hash) (session.Restored, bool, error) {
-	return session.Restored{}, false, nil
-}
-
-func (noSharedCache) Get(context.Context, session.Hash) (session.Restored, bool, session.Lease, error) {
-	return session.Restored{}, false, "", nil
-}
-func (noSharedCache) Fill(context.Context, session.Hash, session.Lease, session.Restored, time.Duration) (bool, error) {
-	return false, nil
-}
-func (noSharedCache) Delete(context.Context, []session.Hash) error { return nil }
-func (noSharedCache) DeleteAll(context.Context) error              { return nil }

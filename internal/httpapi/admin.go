@@ -15,7 +15,7 @@ import (
 // requireAdmin guards the admin API: 404 everywhere when no admin token is
 // configured, 401 unless "Authorization: Bearer <token>" matches (compared in
 // constant time, on hashes so the length does not leak either).
-func requireAdmin(token string, svc *session.Service, log *slog.Logger) echo.MiddlewareFunc {
+func requireAdmin(token string, svc Admin, log *slog.Logger) echo.MiddlewareFunc {
 	want := sha256.Sum256([]byte(token))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -42,7 +42,7 @@ type userRequest struct {
 	Roles    []string `json:"roles"`
 }
 
-func handlePutUser(svc *session.Service) echo.HandlerFunc {
+func handlePutUser(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := userIDParam(c)
 		if err != nil {
@@ -71,7 +71,7 @@ func handlePutUser(svc *session.Service) echo.HandlerFunc {
 	}
 }
 
-func handleGetUser(svc *session.Service) echo.HandlerFunc {
+func handleGetUser(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := userIDParam(c)
 		if err != nil {
@@ -85,7 +85,7 @@ func handleGetUser(svc *session.Service) echo.HandlerFunc {
 	}
 }
 
-func handleDeleteUser(svc *session.Service) echo.HandlerFunc {
+func handleDeleteUser(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := userIDParam(c)
 		if err != nil {
@@ -110,7 +110,7 @@ type createSessionResponse struct {
 	Session session.Session `json:"session"`
 }
 
-func handleCreateSession(svc *session.Service) echo.HandlerFunc {
+func handleCreateSession(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req createSessionRequest
 		if err := decodeJSON(c, &req, false); err != nil {
@@ -129,7 +129,7 @@ func handleCreateSession(svc *session.Service) echo.HandlerFunc {
 	}
 }
 
-func handleListUserSessions(svc *session.Service) echo.HandlerFunc {
+func handleListUserSessions(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := userIDParam(c)
 		if err != nil {
@@ -151,7 +151,7 @@ type revokeRequest struct {
 	ExceptToken string `json:"except_token"`
 }
 
-func handleRevokeUserSessions(svc *session.Service) echo.HandlerFunc {
+func handleRevokeUserSessions(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := userIDParam(c)
 		if err != nil {
@@ -175,7 +175,7 @@ func handleRevokeUserSessions(svc *session.Service) echo.HandlerFunc {
 	}
 }
 
-func handleRevokeSession(svc *session.Service) echo.HandlerFunc {
+func handleRevokeSession(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := sessionIDParam(c)
 		if err != nil {
@@ -188,7 +188,7 @@ func handleRevokeSession(svc *session.Service) echo.HandlerFunc {
 	}
 }
 
-func handleCleanup(svc *session.Service) echo.HandlerFunc {
+func handleCleanup(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		n, err := svc.Cleanup(c.Request().Context())
 		if err != nil {
@@ -198,7 +198,7 @@ func handleCleanup(svc *session.Service) echo.HandlerFunc {
 	}
 }
 
-func handleUserStats(svc *session.Service) echo.HandlerFunc {
+func handleUserStats(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := userIDParam(c)
 		if err != nil {

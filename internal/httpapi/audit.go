@@ -29,7 +29,7 @@ func setActor(c echo.Context, kind string) {
 
 // recordAdminAuthFailure audits a wrong or missing admin token. A failure
 // to record it is logged; the caller still gets its 401.
-func recordAdminAuthFailure(c echo.Context, svc *session.Service, log *slog.Logger) {
+func recordAdminAuthFailure(c echo.Context, svc Admin, log *slog.Logger) {
 	setActor(c, session.ActorAnonymous)
 	if err := svc.RecordAdminAuthFailure(c.Request().Context()); err != nil {
 		log.Warn("could not audit a failed admin authentication", "err", err)
@@ -57,7 +57,7 @@ type auditPage struct {
 
 // handleAudit pages through the audit log:
 // GET /v1/admin/audit?user_id=&after=&limit=.
-func handleAudit(svc *session.Service) echo.HandlerFunc {
+func handleAudit(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var f session.AuditFilter
 		var err error
@@ -94,7 +94,7 @@ func handleAudit(svc *session.Service) echo.HandlerFunc {
 // handleAuditVerify runs the chain check: GET /v1/admin/audit/verify
 // (?expect_head=SEQ:HASH). A broken chain is a finding, not a failed
 // request: 200 with "ok": false and where it broke.
-func handleAuditVerify(svc *session.Service) echo.HandlerFunc {
+func handleAuditVerify(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var expect *session.AuditHead
 		if v := c.QueryParam("expect_head"); v != "" {

@@ -19,7 +19,7 @@ var (
 
 // authDecision runs the per-request check and reports the status to send:
 // 200 (identity headers written), 401, 403 or 503 (Retry-After written).
-func authDecision(c echo.Context, svc *session.Service, cookieName string, headers []identityHeader, log *slog.Logger) int {
+func authDecision(c echo.Context, svc Validator, cookieName string, identity *identityWriter, log *slog.Logger) int {
 	h := c.Response().Header()
 	h["Cache-Control"] = noStoreValue
 	t, err := tokenFrom(c.Request(), cookieName)
@@ -40,7 +40,7 @@ func authDecision(c echo.Context, svc *session.Service, cookieName string, heade
 		}
 		return status
 	}
-	writeIdentity(h, headers, r)
+	identity.write(h, r)
 	return http.StatusOK
 }
 
@@ -48,9 +48,9 @@ func authDecision(c echo.Context, svc *session.Service, cookieName string, heade
 // Envoy ext_authz service under /v1/ext_authz/). It never writes a body
 // (nginx keeps its upstream connection alive only then) and only ever
 // answers 200, 401, 403 or 503.
-func handleAuth(svc *session.Service, cookieName string, headers []identityHeader, log *slog.Logger) echo.HandlerFunc {
+func handleAuth(svc Validator, cookieName string, identity *identityWriter, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		status := authDecision(c, svc, cookieName, headers, log)
+		status := authDecision(c, svc, cookieName, identity, log)
 		c.Response().Header()["Content-Length"] = zeroLength
 		c.Response().WriteHeader(status)
 		return nil

@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/maypok86/otter/v2"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
@@ -52,28 +56,6 @@ func IdentityHeaderNames(set string) []string {
 	return out
 }
 
-// renderedIdentity is a header set's values for one session, rendered
-// once when the session is cached in process (see IdentityRenderer).
-type renderedIdentity struct {
-	set  *identityHeader // the set rendered (its first header)
-	vals []string        // one value per header of the set
-}
-
-// IdentityRenderer returns the session.Options.Render function that
-// pre-renders the identity header set (SESSIONGW_AUTH_HEADERS) for cached
-// sessions, so that answering from the in-process cache formats nothing and
-// allocates no header values.
-func IdentityRenderer(set string) func(session.Restored) any {
-	headers := headerSet(set)
-	return func(r session.Restored) any {
-		vals := make([]string, len(headers))
-		for i, ih := range headers {
-			vals[i] = identityValue(ih.field, r)
-		}
-		return &renderedIdentity{set: &headers[0], vals: vals}
-	}
-}
-
 // headerSet returns the named identity header set (default "sessiongw").
 func headerSet(name string) []identityHeader {
 	if h, ok := identityHeaders[name]; ok {
@@ -98,17 +80,63 @@ func identityValue(f identityField, r session.Restored) string {
 	return ""
 }
 
-// writeIdentity sets every header of the set. A pre-rendered value is
-// shared between answers as a one-element slice whose capacity is its
-// length: net/http only reads it, and an Add elsewhere would copy it.
-func writeIdentity(h http.Header, set []identityHeader, r session.Restored) {
-	if pre, ok := r.Rendered.(*renderedIdentity); ok && pre.set == &set[0] && len(pre.vals) == len(set) {
-		for i, ih := range set {
-			h[ih.name] = pre.vals[i : i+1 : i+1]
-		}
-		return
+// identityWriter writes the identity header set of an allowed request.
+// Rendering the values (formatting the user id, joining the roles, one
+// header slice per value) would cost an allocation per header on every
+// request, so the rendered values of recently answered sessions are kept
+// in a bounded cache keyed by public session id. An entry records what it
+// was rendered from and is used only while that still matches the answer
+// exactly: a change to the user or session renders afresh, so the cache
+// never needs invalidating.
+type identityWriter struct {
+	set   []identityHeader
+	cache *otter.Cache[string, *renderedIdentity]
+}
+
+// renderedIdentity is one session's rendered header values.
+type renderedIdentity struct {
+	userID              int64
+	username, email, id string
+	roles               []string
+	// vals holds one one-element slice per header of the set, each with
+	// capacity 1: net/http only reads them, and an Add elsewhere copies.
+	vals [][]string
+}
+
+func newIdentityWriter(set string, size int) *identityWriter {
+	if size <= 0 {
+		size = 10_000
 	}
-	for _, ih := range set {
-		h[ih.name] = []string{identityValue(ih.field, r)}
+	return &identityWriter{set: headerSet(set), cache: otter.Must(&otter.Options[string, *renderedIdentity]{
+		MaximumSize: size,
+		// An idle entry goes after a while; a live one is re-rendered
+		// only when it no longer matches.
+		ExpiryCalculator: otter.ExpiryAccessing[string, *renderedIdentity](10 * time.Minute),
+	})}
+}
+
+// write sets every header of the set on h for r.
+func (w *identityWriter) write(h http.Header, r session.Restored) {
+	pre, ok := w.cache.GetIfPresent(r.Session.ID)
+	if !ok || !pre.matches(r) {
+		pre = w.render(r)
+		w.cache.Set(r.Session.ID, pre)
 	}
+	for i, ih := range w.set {
+		h[ih.name] = pre.vals[i]
+	}
+}
+
+func (w *identityWriter) render(r session.Restored) *renderedIdentity {
+	p := &renderedIdentity{userID: r.User.ID, username: r.User.Username, email: r.User.Email, id: r.Session.ID,
+		roles: slices.Clone(r.User.Roles), vals: make([][]string, len(w.set))}
+	for i, ih := range w.set {
+		p.vals[i] = []string{identityValue(ih.field, r)}
+	}
+	return p
+}
+
+func (p *renderedIdentity) matches(r session.Restored) bool {
+	return p.userID == r.User.ID && p.username == r.User.Username && p.email == r.User.Email &&
+		p.id == r.Session.ID && slices.Equal(p.roles, r.User.Roles)
 }

@@ -17,7 +17,7 @@ var connectionClose = []string{"close"}
 
 // around is the one middleware of every route. Echo v4 wraps the handler
 // in each middleware on every request (one closure allocation per
-// middleware), so its three jobs share one:
+// middleware), so these jobs share one:
 //   - while draining, ask the client to close its connection after this
 //     answer, so no client sends a request on a keep-alive connection the
 //     server is about to close;

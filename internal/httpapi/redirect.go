@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/sessiongw/sessiongw/internal/session"
 )
 
 // RedirectConfig configures /v1/auth/redirect.
@@ -21,13 +19,13 @@ type RedirectConfig struct {
 // browser navigation is sent to the login page with the original URL as rd:
 // 302 for GET and HEAD, 303 otherwise. The original URL must be on an
 // allowed host, or the answer stays 401: no open redirects.
-func handleAuthRedirect(svc *session.Service, cookieName string, headers []identityHeader, rc RedirectConfig, log *slog.Logger) echo.HandlerFunc {
+func handleAuthRedirect(svc Validator, cookieName string, identity *identityWriter, rc RedirectConfig, log *slog.Logger) echo.HandlerFunc {
 	allowed := make(map[string]bool, len(rc.AllowedHosts))
 	for _, h := range rc.AllowedHosts {
 		allowed[h] = true
 	}
 	return func(c echo.Context) error {
-		status := authDecision(c, svc, cookieName, headers, log)
+		status := authDecision(c, svc, cookieName, identity, log)
 		req := c.Request()
 		if status == http.StatusUnauthorized && rc.LoginURL != "" && browserNavigation(req) {
 			if orig, ok := originalURL(req); ok && allowed[strings.ToLower(orig.Host)] {

@@ -21,7 +21,7 @@ type RequestRecorder interface {
 
 // Config is what the HTTP layer needs.
 type Config struct {
-	Service    *session.Service
+	Service    Service
 	CookieName string
 	AdminToken string // empty disables the admin API (404)
 	Checks     []Check
@@ -42,6 +42,9 @@ type Config struct {
 	Tracer trace.Tracer
 	// UI, when set, serves the "Your devices" page under /ui/.
 	UI Pages
+	// IdentityCacheSize bounds the cache of rendered identity headers
+	// (sessions; default 10,000): size it like the in-process cache.
+	IdentityCacheSize int
 }
 
 // Pages are static pages served for GET and HEAD on their paths.
@@ -62,14 +65,14 @@ func New(cfg Config) *echo.Echo {
 	}
 	e.Use(around(cfg.Recorder, cfg.Logger, draining, cfg.Tracer))
 	svc, cookie := cfg.Service, cfg.CookieName
-	headers := headerSet(cfg.AuthHeaders)
+	identity := newIdentityWriter(cfg.AuthHeaders, cfg.IdentityCacheSize)
 
-	e.Any("/v1/auth", handleAuth(svc, cookie, headers, cfg.Logger))
-	e.Any("/v1/auth/redirect", handleAuthRedirect(svc, cookie, headers, cfg.Redirect, cfg.Logger))
+	e.Any("/v1/auth", handleAuth(svc, cookie, identity, cfg.Logger))
+	e.Any("/v1/auth/redirect", handleAuthRedirect(svc, cookie, identity, cfg.Redirect, cfg.Logger))
 	// Envoy's HTTP ext_authz service appends the original path to its
 	// path_prefix: every path under the prefix is the same check.
-	e.Any("/v1/ext_authz", handleAuth(svc, cookie, headers, cfg.Logger))
-	e.Any("/v1/ext_authz/*", handleAuth(svc, cookie, headers, cfg.Logger))
+	e.Any("/v1/ext_authz", handleAuth(svc, cookie, identity, cfg.Logger))
+	e.Any("/v1/ext_authz/*", handleAuth(svc, cookie, identity, cfg.Logger))
 	// The session holder's own endpoints: changes are audited as "self",
 	// and browsers may change state only from this origin (CSRF).
 	self, so := withActor(session.ActorSelf), sameOrigin()

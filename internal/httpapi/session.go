@@ -14,7 +14,7 @@ type restoreResponse struct {
 	User    session.User    `json:"user"`
 }
 
-func handleRestore(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleRestore(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -34,7 +34,7 @@ type activityRequest struct {
 	UserAgent *string `json:"user_agent"`
 }
 
-func handleActivity(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleActivity(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -58,7 +58,7 @@ func handleActivity(svc *session.Service, cookieName string) echo.HandlerFunc {
 	}
 }
 
-func handleLogout(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleLogout(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -71,7 +71,7 @@ func handleLogout(svc *session.Service, cookieName string) echo.HandlerFunc {
 	}
 }
 
-func handleListOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleListOwn(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -111,7 +111,7 @@ type sessionView struct {
 	deviceView
 }
 
-func handleRevokeOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleRevokeOwn(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -128,7 +128,7 @@ func handleRevokeOwn(svc *session.Service, cookieName string) echo.HandlerFunc {
 	}
 }
 
-func handleRevokeOthers(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleRevokeOthers(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -144,7 +144,7 @@ func handleRevokeOthers(svc *session.Service, cookieName string) echo.HandlerFun
 
 func noStore(c echo.Context) { c.Response().Header().Set("Cache-Control", "no-store") }
 
-func handleOwnStats(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleOwnStats(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {
@@ -161,7 +161,7 @@ func handleOwnStats(svc *session.Service, cookieName string) echo.HandlerFunc {
 
 // handleAcknowledgeNewDevice clears the new-device flag of the caller's
 // session: DELETE /v1/session/new_device → 204.
-func handleAcknowledgeNewDevice(svc *session.Service, cookieName string) echo.HandlerFunc {
+func handleAcknowledgeNewDevice(svc Holder, cookieName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := tokenFrom(c.Request(), cookieName)
 		if err != nil {

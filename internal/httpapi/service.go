@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// The HTTP layer's view of the domain, declared here by its consumer and
+// split by who calls: *session.Service implements all of it, and the
+// handler tests use a fake.
+
+// Validator is the per-request check (/v1/auth and its variants).
+type Validator interface {
+	Validate(ctx context.Context, t session.Token, c session.Client) (session.Restored, error)
+}
+
+// Holder is what the holder of a session may do with it.
+type Holder interface {
+	Validator
+	Logout(ctx context.Context, t session.Token) error
+	RecordActivity(ctx context.Context, t session.Token, ip, userAgent string) error
+	ListOwn(ctx context.Context, t session.Token) ([]session.CurrentSession, error)
+	RevokeOwn(ctx context.Context, t session.Token, id string) error
+	RevokeOthers(ctx context.Context, t session.Token) (int, error)
+	OwnStats(ctx context.Context, t session.Token) (session.Stats, error)
+	AcknowledgeNewDevice(ctx context.Context, t session.Token) error
+}
+
+// Admin is what the admin API does.
+type Admin interface {
+	UpsertUser(ctx context.Context, u session.User) (session.User, bool, error)
+	GetUser(ctx context.Context, id int64) (session.User, error)
+	DeleteUser(ctx context.Context, id int64) error
+	CreateSession(ctx context.Context, p session.CreateParams) (session.Token, session.Session, error)
+	ListUserSessions(ctx context.Context, userID int64) ([]session.Session, error)
+	RevokeUserSessions(ctx context.Context, userID int64, except session.Token) (int, error)
+	RevokeByID(ctx context.Context, id string) error
+	UserStats(ctx context.Context, userID int64) (session.Stats, error)
+	Cleanup(ctx context.Context) (int, error)
+	AuditRecords(ctx context.Context, f session.AuditFilter) ([]session.AuditRecord, error)
+	VerifyAudit(ctx context.Context, expect *session.AuditHead) (session.AuditVerification, error)
+	RecordAdminAuthFailure(ctx context.Context) error
+}
+
+// Service is everything the HTTP layer asks of the domain.
+type Service interface {
+	Holder
+	Admin
+}
+
+var _ Service = (*session.Service)(nil)
