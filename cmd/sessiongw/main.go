@@ -1,5 +1,5 @@
-// Command sessiongw is the session gateway: `serve`, `migrate`, `cleanup`,
-// `version`.
+// Command sessiongw is the session gateway and its tools: serve, migrate,
+// cleanup, audit, config check, healthcheck (see `sessiongw help`).
 package main
 
 import (

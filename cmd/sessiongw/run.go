@@ -7,177 +7,161 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/sessiongw/sessiongw/internal/config"
-	"github.com/sessiongw/sessiongw/internal/gateway"
-	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/redis"
-	"github.com/sessiongw/sessiongw/internal/session"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = ""
 
-const usage = `usage: sessiongw <command> [flags]
+// command is one subcommand: its words ("audit verify"), a line of help,
+// its own flags (beside every setting's), and what it does. Commands with
+// config set parse and validate the configuration first.
+type command struct {
+	name, args, help string
+	config           bool
+	flags            func(fs *flag.FlagSet, o *cmdFlags)
+	run              func(ctx context.Context, e *cmdEnv) error
+}
 
-commands:
-  serve     run the HTTP server (applies pending migrations first unless --no-migrate)
-  migrate   apply pending migrations and exit
-  cleanup   delete expired sessions once and print how many
-  audit verify [--expect-head SEQ:HASH]
-            walk the audit chain; print "OK n records" or the first broken
-            link (exit status 1); --expect-head also proves that the chain
-            up to an anchored head was not rewritten
-  audit head  print the latest record's SEQ:HASH, to anchor elsewhere
-  config check
-            validate the configuration (file, environment, flags) and print
-            every effective value and where it came from, secrets redacted
-  version   print the version
-  healthcheck  exit 0 if this host's gateway answers /healthz (for container HEALTHCHECK)
-  help      print this text and every setting
+// cmdFlags holds the values of the commands' own flags.
+type cmdFlags struct {
+	expectHead string
+}
 
-Run "sessiongw <command> -h" for the flags; every flag has an environment
-variable, and flags win.
-`
+// cmdEnv is what a command runs with.
+type cmdEnv struct {
+	cfg            config.Config
+	sources        []config.Source
+	flags          cmdFlags
+	log            *slog.Logger
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	commands       []command // the table, for help
+}
+
+// commands is the table of subcommands, in the order help lists them.
+var commands = []command{
+	{name: "serve", help: "run the HTTP server (applies pending migrations first unless --no-migrate)", config: true, run: serve},
+	{name: "migrate", help: "apply pending migrations and exit", config: true, run: migrate},
+	{name: "cleanup", help: "delete expired sessions once and print how many", config: true, run: cleanup},
+	{name: "audit verify", args: "[--expect-head SEQ:HASH]", config: true, run: auditVerify,
+		help: `walk the audit chain; print "OK n records" or the first broken link (exit status 1); --expect-head also proves that the chain up to an anchored head was not rewritten`,
+		flags: func(fs *flag.FlagSet, o *cmdFlags) {
+			fs.StringVar(&o.expectHead, "expect-head", "", "SEQ:HASH of a head recorded earlier (sessiongw audit head)")
+		}},
+	{name: "audit head", help: "print the latest record's SEQ:HASH, to anchor elsewhere", config: true, run: auditHead},
+	{name: "config check", help: "validate the configuration (file, environment, flags) and print every effective value and where it came from, secrets redacted", config: true,
+		run: func(_ context.Context, e *cmdEnv) error { return printSources(e.sources, e.stdout) }},
+	{name: "healthcheck", help: "exit 0 if this host's gateway answers /healthz (for container HEALTHCHECK)", config: true,
+		run: func(ctx context.Context, e *cmdEnv) error { return healthcheck(ctx, e.cfg.HTTPAddr, e.stdout) }},
+	{name: "version", help: "print the version",
+		run: func(_ context.Context, e *cmdEnv) error {
+			fmt.Fprintln(e.stdout, "sessiongw", buildVersion())
+			return nil
+		}},
+	{name: "help", help: "print this text and every setting",
+		run: func(_ context.Context, e *cmdEnv) error { printHelp(e.stdout, e.commands); return nil }},
+}
+
+// aliases are other spellings of commands.
+var aliases = map[string]string{"--version": "version", "-h": "help", "--help": "help"}
+
+// find returns the command args name (one or two words) and the rest.
+func find(args []string) (*command, []string) {
+	first := args[0]
+	if a, ok := aliases[first]; ok {
+		first = a
+	}
+	for i := range commands {
+		c := &commands[i]
+		words := strings.Fields(c.name)
+		if words[0] != first {
+			continue
+		}
+		if len(words) == 1 {
+			return c, args[1:]
+		}
+		if len(args) > 1 && args[1] == words[1] {
+			return c, args[2:]
+		}
+	}
+	return nil, nil
+}
 
 // run is the whole program; main only supplies the process's environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage(commands))
 		return errors.New("no command given")
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "version", "--version":
-		fmt.Fprintln(stdout, "sessiongw", buildVersion())
-		return nil
-	case "help", "-h", "--help":
-		printHelp(stdout)
-		return nil
-	case "serve", "migrate", "cleanup", "healthcheck":
-	case "config":
-		if len(rest) == 0 || rest[0] != "check" {
-			fmt.Fprint(stderr, usage)
-			return errors.New(`config: say "config check"`)
+	cmd, rest := find(args)
+	if cmd == nil {
+		fmt.Fprint(stderr, usage(commands))
+		if sub := subcommandsOf(args[0]); sub != "" {
+			return fmt.Errorf("%s: say %s", args[0], sub)
 		}
-		cmd, rest = "config check", rest[1:]
-	case "audit":
-		if len(rest) == 0 || (rest[0] != "verify" && rest[0] != "head") {
-			fmt.Fprint(stderr, usage)
-			return errors.New(`audit: say "audit verify" or "audit head"`)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	e := &cmdEnv{getenv: getenv, stdout: stdout, stderr: stderr, commands: commands}
+	if cmd.config {
+		var extra []func(*flag.FlagSet)
+		if cmd.flags != nil {
+			extra = append(extra, func(fs *flag.FlagSet) { cmd.flags(fs, &e.flags) })
 		}
-		cmd, rest = "audit "+rest[0], rest[1:]
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
-	}
-	var expectHead string
-	if cmd == "audit verify" {
-		rest, expectHead = takeFlag(rest, "expect-head")
-	}
-	cfg, sources, extra, err := config.ParseWithSources("sessiongw "+cmd, rest, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(extra) > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(extra, " "))
-	}
-	switch cmd {
-	case "healthcheck":
-		return healthcheck(ctx, cfg.HTTPAddr, stdout)
-	case "config check":
-		return printSources(sources, stdout)
-	}
-	log := newLogger(cfg, stderr)
-	// go-redis reports failovers and reconnects through a global logger.
-	redis.UseLogger(log)
-
-	switch cmd {
-	case "migrate":
-		pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+		cfg, sources, more, err := config.ParseWithSources("sessiongw "+cmd.name, rest, getenv, stderr, extra...)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		defer pool.Close()
-		n, err := postgres.Migrate(ctx, pool)
-		if err != nil {
-			return err
+		if len(more) > 0 {
+			return fmt.Errorf("unexpected arguments: %s", strings.Join(more, " "))
 		}
-		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
-		return nil
-	case "audit verify", "audit head":
-		return audit(ctx, cfg.DatabaseURL, cmd == "audit head", expectHead, stdout)
-	case "cleanup":
-		cfg.AutoMigrate = false
-		g, err := gateway.New(ctx, cfg, log, gateway.Options{})
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		n, err := g.Cleanup(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted %d expired session(s)\n", n)
-		return nil
+		e.cfg, e.sources = cfg, sources
+		e.log = newLogger(cfg, stderr)
+		// go-redis reports failovers and reconnects through a global logger.
+		redis.UseLogger(e.log)
+	} else if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
 	}
-
-	g, err := gateway.New(ctx, cfg, log, gateway.Options{})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		g.Close()
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	return g.Serve(ctx, ln)
+	return cmd.run(ctx, e)
 }
 
-// audit verifies the audit chain or prints its head.
-func audit(ctx context.Context, databaseURL string, headOnly bool, expectHead string, stdout io.Writer) error {
-	var expect *session.AuditHead
-	if expectHead != "" {
-		h, err := session.ParseAuditHead(expectHead)
-		if err != nil {
-			return err
+// subcommandsOf lists, for a first word that needs a second one ("audit"),
+// the commands it starts: `"audit verify" or "audit head"`.
+func subcommandsOf(first string) string {
+	var names []string
+	for _, c := range commands {
+		if w := strings.Fields(c.name); len(w) == 2 && w[0] == first {
+			names = append(names, `"`+c.name+`"`)
 		}
-		expect = &h
 	}
-	pool, err := postgres.Connect(ctx, databaseURL)
-	if err != nil {
-		return err
+	if len(names) == 0 {
+		return ""
 	}
-	defer pool.Close()
-	store := postgres.NewStore(pool)
-	svc := session.NewService(session.Options{Store: store, Audit: store})
-	if headOnly {
-		h, err := svc.AuditHead(ctx)
-		if err != nil {
-			return err
+	return strings.Join(names, " or ")
+}
+
+func usage(commands []command) string {
+	var b strings.Builder
+	b.WriteString("usage: sessiongw <command> [flags]\n\ncommands:\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		name := c.name
+		if c.args != "" {
+			name += " " + c.args
 		}
-		fmt.Fprintln(stdout, h)
-		return nil
+		fmt.Fprintf(tw, "  %s\t%s\n", name, c.help)
 	}
-	v, err := svc.VerifyAudit(ctx, expect)
-	if err != nil {
-		return err
-	}
-	if !v.OK {
-		fmt.Fprintf(stdout, "BROKEN at record %d: %s\n", v.BrokenAt, v.Reason)
-		return fmt.Errorf("the audit chain is broken at record %d", v.BrokenAt)
-	}
-	fmt.Fprintf(stdout, "OK %d records (head %s)\n", v.Records, v.Head)
-	return nil
+	tw.Flush()
+	b.WriteString("\nRun \"sessiongw <command> -h\" for the flags; every flag has an environment\nvariable, and flags win.\n")
+	return b.String()
 }
 
 // printSources prints every effective setting and where it came from.
@@ -188,51 +172,6 @@ func printSources(sources []config.Source, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s=%s\t(%s)\n", s.Env, s.Value, s.From)
 	}
 	return tw.Flush()
-}
-
-// takeFlag removes --name VALUE / --name=VALUE (or one dash) from args.
-func takeFlag(args []string, name string) (rest []string, value string) {
-	for i := 0; i < len(args); i++ {
-		a := strings.TrimLeft(args[i], "-")
-		switch {
-		case a == name && i+1 < len(args) && strings.HasPrefix(args[i], "-"):
-			value = args[i+1]
-			i++
-		case strings.HasPrefix(a, name+"=") && strings.HasPrefix(args[i], "-"):
-			value = strings.TrimPrefix(a, name+"=")
-		default:
-			rest = append(rest, args[i])
-		}
-	}
-	return rest, value
-}
-
-// healthcheck asks the gateway listening on addr (a wildcard host means
-// this host) for /healthz; it needs no shell or curl in the image.
-func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -262,8 +201,8 @@ func buildVersion() string {
 	return "dev"
 }
 
-func printHelp(w io.Writer) {
-	fmt.Fprint(w, usage, "\nsettings:\n")
+func printHelp(w io.Writer, commands []command) {
+	fmt.Fprint(w, usage(commands), "\nsettings:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range config.Settings() {
 		fmt.Fprintf(tw, "  %s\t%s\t%q\t%s\n", s[0], s[1], s[2], s[3])

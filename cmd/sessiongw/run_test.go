@@ -12,6 +12,9 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 func TestVersionAndHelp(t *testing.T) {
@@ -58,9 +61,9 @@ func TestBadInvocations(t *testing.T) {
 
 func envFor(t *testing.T, extra map[string]string) func(string) string {
 	t.Helper()
-	redisURL, prefix := testenv.Redis(t)
+	redisURL, prefix := redistest.New(t)
 	m := map[string]string{
-		"SESSIONGW_DATABASE_URL": testenv.Postgres(t),
+		"SESSIONGW_DATABASE_URL": pgtest.New(t),
 		"SESSIONGW_REDIS_URL":    redisURL,
 		"SESSIONGW_REDIS_PREFIX": prefix,
 		"SESSIONGW_ADMIN_TOKEN":  testenv.AdminToken,
@@ -105,27 +108,22 @@ func TestMigrateAndCleanupCommands(t *testing.T) {
 // does (by ending its context).
 func TestServe(t *testing.T) {
 	t.Parallel()
-	port := testenv.FreePort(t)
+	port := testdeps.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	getenv := envFor(t, map[string]string{"SESSIONGW_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", port)})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs testenv.SyncBuffer
+	var logs testdeps.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, getenv, &logs, &logs) }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testdeps.WaitFor(t, 20*time.Second, func() bool {
 		resp, err := testenv.HTTP.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil
+	}, "serve did not come up:\n%s", &logs)
 	var hc bytes.Buffer
 	if err := run(ctx, []string{"healthcheck"}, getenv, &hc, &hc); err != nil || !strings.Contains(hc.String(), "ok") {
 		t.Errorf("healthcheck against the running gateway = %v (%q)", err, hc.String())

@@ -91,7 +91,7 @@ func TestExpiryPolicyExamplesParse(t *testing.T) {
 	} {
 		c, _, err := config.Parse("t", nil, env(e), io.Discard)
 		if err != nil || !c.Rolling {
-			t.Errorf("README example %v: %v", e, err)
+			t.Errorf("docs/session-policy.md example %v: %v", e, err)
 		}
 	}
 }
@@ -104,11 +104,11 @@ func TestParseRedactsAdminToken(t *testing.T) {
 	}
 }
 
-// TestEverySettingIsDocumented keeps the README and the example file in step
+// TestEverySettingIsDocumented keeps docs/configuration.md and the example file in step
 // with the settings table.
 func TestEverySettingIsDocumented(t *testing.T) {
 	t.Parallel()
-	for _, file := range []string{"../../README.md", "../../config/sessiongw.env.example"} {
+	for _, file := range []string{"../../docs/configuration.md", "../../config/sessiongw.env.example"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,175 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+	cookieRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+)
+
+// rule is one check of the configuration: the setting it is about, and
+// what is wrong ("" when nothing is).
+type rule struct {
+	env   string
+	check func(c Config) string
+}
+
+// within checks that a duration lies in [lo, hi]; off, when set, also
+// allows 0.
+func within(get func(Config) time.Duration, lo, hi time.Duration, off bool, what string) func(Config) string {
+	return func(c Config) string {
+		d := get(c)
+		if (off && d == 0) || (d >= lo && d <= hi) {
+			return ""
+		}
+		return fmt.Sprintf("must be %s (got %s)", what, d)
+	}
+}
+
+func oneOf(get func(Config) string, allowed ...string) func(Config) string {
+	return func(c Config) string {
+		for _, a := range allowed {
+			if get(c) == a {
+				return ""
+			}
+		}
+		list := strings.Join(allowed[:len(allowed)-1], ", ") + " or " + allowed[len(allowed)-1]
+		return fmt.Sprintf("must be %s (got %q)", list, get(c))
+	}
+}
+
+// rules are every check, in the order the settings are documented.
+var rules = []rule{
+	{"SESSIONGW_DATABASE_URL", func(c Config) string {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return "must be a postgres:// URL"
+		}
+		return ""
+	}},
+	{"SESSIONGW_REDIS_URL", checkRedisURL},
+	{"SESSIONGW_REDIS_CA_FILE", func(c Config) string {
+		if c.RedisCAFile != "" && !strings.HasPrefix(c.RedisURL, "rediss://") {
+			return "needs a rediss:// SESSIONGW_REDIS_URL (TLS)"
+		}
+		return ""
+	}},
+	{"SESSIONGW_REDIS_MASTER_NAME", func(c Config) string {
+		if c.RedisMasterName != "" && len(c.RedisAddrs) == 0 {
+			return "needs SESSIONGW_REDIS_ADDRS (the Sentinels)"
+		}
+		return ""
+	}},
+	{"SESSIONGW_REDIS_SENTINEL_PASSWORD", func(c Config) string {
+		if c.RedisSentinelPassword != "" && c.RedisMasterName == "" {
+			return "only applies to Sentinel (SESSIONGW_REDIS_MASTER_NAME)"
+		}
+		return ""
+	}},
+	{"SESSIONGW_HTTP_ADDR", func(c Config) string {
+		if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+			return fmt.Sprintf("must be host:port (got %q)", c.HTTPAddr)
+		}
+		return ""
+	}},
+	{"SESSIONGW_ADMIN_TOKEN", func(c Config) string {
+		if c.AdminToken != "" && len(c.AdminToken) < 16 {
+			return "must be at least 16 characters"
+		}
+		return ""
+	}},
+	{"SESSIONGW_CACHE_TTL", within(func(c Config) time.Duration { return c.CacheTTL }, 5*time.Minute, 10*time.Minute, false, "between 5m and 10m")},
+	{"SESSIONGW_LOCAL_CACHE_TTL", within(func(c Config) time.Duration { return c.LocalCacheTTL }, 0, time.Minute, false, "between 0 (off) and 1m")},
+	{"SESSIONGW_SESSION_TTL", within(func(c Config) time.Duration { return c.SessionTTL }, time.Minute, 1<<62, false, "at least 1m")},
+	{"SESSIONGW_REMEMBER_ME_TTL", func(c Config) string {
+		if c.RememberMeTTL < c.SessionTTL {
+			return fmt.Sprintf("must be at least SESSIONGW_SESSION_TTL (got %s)", c.RememberMeTTL)
+		}
+		return ""
+	}},
+	{"SESSIONGW_IDLE_TIMEOUT", func(c Config) string {
+		return within(func(c Config) time.Duration { return c.IdleTimeout }, 5*time.Minute, c.RememberMeTTL, true, "0 (off) or between 5m and SESSIONGW_REMEMBER_ME_TTL")(c)
+	}},
+	{"SESSIONGW_ABSOLUTE_TTL", func(c Config) string {
+		if c.Rolling && c.AbsoluteTTL < c.RememberMeTTL {
+			return fmt.Sprintf("must be at least SESSIONGW_REMEMBER_ME_TTL when SESSIONGW_ROLLING is on (got %s)", c.AbsoluteTTL)
+		}
+		return ""
+	}},
+	{"SESSIONGW_NEW_DEVICE_WINDOW", within(func(c Config) time.Duration { return c.NewDeviceWindow }, 24*time.Hour, 1<<62, false, "at least 24h")},
+	{"SESSIONGW_COOKIE_NAME", func(c Config) string {
+		if !cookieRE.MatchString(c.CookieName) {
+			return "must be a valid cookie name"
+		}
+		return ""
+	}},
+	{"SESSIONGW_REDIS_PREFIX", func(c Config) string {
+		if !prefixRE.MatchString(c.RedisPrefix) {
+			return "must be 1-64 characters of letters, digits, _ . : -"
+		}
+		return ""
+	}},
+	{"SESSIONGW_CLEANUP_INTERVAL", within(func(c Config) time.Duration { return c.CleanupInterval }, time.Minute, 1<<62, true, "0 (off) or at least 1m")},
+	{"SESSIONGW_INVALIDATION_TIMEOUT", within(func(c Config) time.Duration { return c.InvalidationTimeout }, 100*time.Millisecond, 10*time.Second, false, "between 100ms and 10s")},
+	{"SESSIONGW_DB_OUTAGE_GRACE", within(func(c Config) time.Duration { return c.DBOutageGrace }, 0, time.Hour, false, "between 0 (off) and 1h")},
+	{"SESSIONGW_SHUTDOWN_DRAIN", within(func(c Config) time.Duration { return c.ShutdownDrain }, 0, time.Minute, false, "between 0 and 1m")},
+	{"SESSIONGW_AUTH_HEADERS", oneOf(func(c Config) string { return c.AuthHeaders }, "sessiongw", "oauth2-proxy", "authelia")},
+	{"SESSIONGW_LOGIN_URL", func(c Config) string {
+		if c.LoginURL == "" {
+			return ""
+		}
+		if u, err := url.Parse(c.LoginURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "must be an absolute http(s) URL"
+		}
+		return ""
+	}},
+	{"SESSIONGW_LOG_LEVEL", oneOf(func(c Config) string { return c.LogLevel }, "debug", "info", "warn", "error")},
+	{"SESSIONGW_LOG_FORMAT", oneOf(func(c Config) string { return c.LogFormat }, "json", "text")},
+}
+
+func checkRedisURL(c Config) string {
+	u, err := url.Parse(c.RedisURL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		return "must be a redis://, rediss:// or unix:// URL"
+	}
+	if len(c.RedisAddrs) == 0 {
+		return ""
+	}
+	db := strings.Trim(u.Path, "/")
+	switch {
+	case u.Scheme == "unix":
+		return "must be redis:// or rediss:// with SESSIONGW_REDIS_ADDRS"
+	case c.RedisMasterName == "" && db != "" && db != "0":
+		return fmt.Sprintf("Redis Cluster has only database 0 (got %q)", u.Path)
+	}
+	return ""
+}
+
+// Validate checks every setting once; each message names the variable and
+// its flag.
+func (c Config) Validate() error {
+	var errs []error
+	for _, r := range rules {
+		if msg := r.check(c); msg != "" {
+			errs = append(errs, fmt.Errorf("config: %s: %s", describe(r.env), msg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// describe names a variable with its flag: "SESSIONGW_X (--x)".
+func describe(env string) string {
+	for _, s := range settings {
+		if s.env == env {
+			return env + " (--" + s.flag + ")"
+		}
+	}
+	return env
+}
