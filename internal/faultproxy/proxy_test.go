@@ -8,12 +8,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessiongw/sessiongw/internal/faultproxy"
-	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
 )
 
 func TestProxyModes(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	p, err := faultproxy.Start(srv.Addr())
 	if err != nil {
 		t.Fatal(err)

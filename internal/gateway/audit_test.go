@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
@@ -301,7 +302,7 @@ func TestAuditAnchoredHeadCatchesARewrite(t *testing.T) {
 func TestAuditChainFromConcurrentReplicas(t *testing.T) {
 	t.Parallel()
 	cfg := testenv.Config(t)
-	reps := []*testenv.Replica{testenv.Start(t, cfg, gatewayOptions()), testenv.Start(t, cfg, gatewayOptions()), testenv.Start(t, cfg, gatewayOptions())}
+	reps := []*testenv.Replica{testenv.Start(t, cfg, gateway.Options{}), testenv.Start(t, cfg, gateway.Options{}), testenv.Start(t, cfg, gateway.Options{})}
 	user(t, reps[0].URL, 1, "alice")
 	const perReplica = 15
 	var wg sync.WaitGroup

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,7 +17,7 @@ import (
 func BenchmarkAuthWarmHit(b *testing.B) {
 	cfg := testenv.Config(b)
 	cfg.LogLevel = "info" // as in production: no per-request log line
-	rep := testenv.Start(b, cfg, gateway.Options{ActivityInterval: time.Hour})
+	rep := testenv.Start(b, cfg, gateway.Options{})
 	testenv.PutUser(b, rep.URL, 1, map[string]any{"username": "bench", "roles": []string{"user"}})
 	tok, _ := testenv.NewSession(b, rep.URL, 1, false, "")
 	h := rep.Gateway.Handler()

@@ -11,6 +11,9 @@ import (
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 // restoreSQL identifies the one validation query.
@@ -20,8 +23,8 @@ const restoreSQL = "FROM sessions s JOIN users u"
 // token cost exactly one Postgres query.
 func TestConcurrentMissesCoalesce(t *testing.T) {
 	t.Parallel()
-	counter := &testenv.QueryCounter{Match: restoreSQL}
-	rep := testenv.Start(t, testenv.Config(t), gateway.Options{ActivityInterval: time.Hour, PGTracer: counter})
+	counter := &pgtest.QueryCounter{Match: restoreSQL}
+	rep := testenv.Start(t, testenv.Config(t), gateway.Options{PGTracer: counter})
 	user(t, rep.URL, 1, "alice")
 	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
 
@@ -55,7 +58,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 // subscription comes back.
 func TestResubscriptionFlushesLocalCache(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	rep, _ := setup(t, func(c *config.Config) { c.RedisURL = srv.URL(); c.LocalCacheTTL = time.Minute })
 	user(t, rep.URL, 1, "alice")
 	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
@@ -69,7 +72,7 @@ func TestResubscriptionFlushesLocalCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rdb := testenv.Client(t, srv.URL())
+	rdb := redistest.Client(t, srv.URL())
 	if err := rdb.FlushAll(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -82,13 +85,7 @@ func TestResubscriptionFlushesLocalCache(t *testing.T) {
 	// Wait for the resubscription, then for trust to return: only then
 	// would the replica read its in-process copy again, so only then does
 	// the answer show whether the copy was flushed.
-	deadline := time.Now().Add(15 * time.Second)
-	for rep.Gateway.Trusted() {
-		if time.Now().After(deadline) {
-			t.Fatal("the replica never noticed its subscription was killed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testdeps.WaitFor(t, 15*time.Second, func() bool { return !rep.Gateway.Trusted() }, "the replica never noticed its subscription was killed")
 	testenv.WaitTrusted(t, rep.Gateway)
 	wantStatus(t, "after resubscription (copy flushed)", auth(t, rep.URL, tok), http.StatusUnauthorized)
 }

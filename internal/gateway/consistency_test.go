@@ -15,6 +15,9 @@ import (
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 // pauser pauses the fill of one session between the store read and the
@@ -69,13 +72,13 @@ func TestPropertyNoStaleFill(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := testenv.StartRedisServer(t, tc.extra...)
+			srv := redistest.StartServer(t, tc.extra...)
 			p := newPauser()
 			cfg := testenv.Config(t)
 			cfg.RedisURL, cfg.LocalCacheTTL = srv.URL(), time.Minute
-			rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour, BeforeFill: p.hook})
+			rep := testenv.Start(t, cfg, gateway.Options{BeforeFill: p.hook})
 			user(t, rep.URL, 1, "alice")
-			rdb := testenv.Client(t, srv.URL())
+			rdb := redistest.Client(t, srv.URL())
 			other := redis.NewCache(rdb, cfg.RedisPrefix, nil) // the other replica's view of Redis
 			ctx := context.Background()
 			if tc.remote {
@@ -104,7 +107,7 @@ func TestPropertyNoStaleFill(t *testing.T) {
 				}
 				if tc.extra != nil {
 					for j := range 200 { // memory pressure: evict while the fill waits
-						rdb.Set(ctx, testenv.Name("junk-")+string(rune('a'+j%26)), make([]byte, 16<<10), time.Minute)
+						rdb.Set(ctx, testdeps.Name("junk-")+string(rune('a'+j%26)), make([]byte, 16<<10), time.Minute)
 					}
 				}
 				close(p.release)
@@ -132,7 +135,7 @@ func TestPropertyNoStaleFill(t *testing.T) {
 func TestPropertyLookupAfterRevokeDoesNotJoinOlderOne(t *testing.T) {
 	t.Parallel()
 	p := newPauser()
-	rep := testenv.Start(t, testenv.Config(t), gateway.Options{ActivityInterval: time.Hour, BeforeFill: p.hook})
+	rep := testenv.Start(t, testenv.Config(t), gateway.Options{BeforeFill: p.hook})
 	user(t, rep.URL, 1, "alice")
 	ctx := context.Background()
 	trials, violations := testenv.Trials(20), 0
@@ -294,17 +297,17 @@ func TestPropertyExternalSQLReachesEveryReplica(t *testing.T) {
 // outbox is drained and every replica rejects the session.
 func TestPropertyRevokeSurvivesRedisOutage(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	proxy := testenv.Proxy(t, srv.Addr())
 	cfg := testenv.Config(t)
 	cfg.RedisURL, cfg.LocalCacheTTL = "redis://"+proxy.Addr()+"/0", time.Minute
 	reps := make([]*testenv.Replica, 3)
 	for i := range reps {
-		reps[i] = testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+		reps[i] = testenv.Start(t, cfg, gateway.Options{})
 	}
 	base := reps[0].URL
 	user(t, base, 1, "alice")
-	direct := testenv.Client(t, srv.URL())
+	direct := redistest.Client(t, srv.URL())
 	ctx := context.Background()
 	trials, violations := testenv.Trials(3), 0
 	for i := range trials {
@@ -333,17 +336,10 @@ func TestPropertyRevokeSurvivesRedisOutage(t *testing.T) {
 		}
 		proxy.SetMode(faultproxyPass)
 
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		testdeps.WaitFor(t, 20*time.Second, func() bool {
 			n, _ := direct.Exists(ctx, key).Result()
-			if n == 0 && backlog(t, reps[0]) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("trial %d: after recovery the Redis entry exists=%d and the outbox backlog is %d", i, n, backlog(t, reps[0]))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return n == 0 && backlog(t, reps[0]) == 0
+		}, "trial %d: after recovery the Redis entry or an outbox entry is still there", i)
 		for j, rep := range reps {
 			testenv.WaitTrusted(t, rep.Gateway)
 			if s := auth(t, rep.URL, tok).Status; s != http.StatusUnauthorized {
@@ -360,13 +356,13 @@ func TestPropertyRevokeSurvivesRedisOutage(t *testing.T) {
 // session, neither while its subscription is down nor after it is back.
 func TestPropertyLostInvalidation(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	cfg := testenv.Config(t)
 	cfg.RedisURL, cfg.LocalCacheTTL = srv.URL(), time.Minute
-	a := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
-	b := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+	a := testenv.Start(t, cfg, gateway.Options{})
+	b := testenv.Start(t, cfg, gateway.Options{})
 	user(t, a.URL, 1, "alice")
-	rdb := testenv.Client(t, srv.URL())
+	rdb := redistest.Client(t, srv.URL())
 	ctx := context.Background()
 	trials, violations := testenv.Trials(10), 0
 	for i := range trials {
@@ -437,10 +433,10 @@ func TestPropertyPostgresOutageIsNotALogout(t *testing.T) {
 // answers, and concurrent Postgres lookups are capped.
 func TestPropertyFloodIsBounded(t *testing.T) {
 	t.Parallel()
-	counter := &testenv.QueryCounter{Match: restoreSQL}
+	counter := &pgtest.QueryCounter{Match: restoreSQL}
 	cfg := testenv.Config(t)
 	cfg.RateLimit = 5 // per second per client, bursts of 10
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour, PGTracer: counter})
+	rep := testenv.Start(t, cfg, gateway.Options{PGTracer: counter})
 	user(t, rep.URL, 1, "alice")
 	valid, _ := testenv.NewSession(t, rep.URL, 1, false, "")
 	wantStatus(t, "warm", auth(t, rep.URL, valid), http.StatusOK)
@@ -472,7 +468,7 @@ func TestPropertyFloodIsBounded(t *testing.T) {
 	}
 	// A limited token took no fill lease: only lookups that reached
 	// Postgres did (their leases live 10 s).
-	leases, err := testenv.Client(t, cfg.RedisURL).Keys(context.Background(), cfg.RedisPrefix+":lease:*").Result()
+	leases, err := redistest.Client(t, cfg.RedisURL).Keys(context.Background(), cfg.RedisPrefix+":lease:*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,10 +491,10 @@ func mustToken(t *testing.T, s string) session.Token {
 // Postgres lookups run concurrently, and every one is still answered.
 func TestPropertyStoreLookupsAreCapped(t *testing.T) {
 	t.Parallel()
-	counter := &testenv.QueryCounter{Match: restoreSQL}
+	counter := &pgtest.QueryCounter{Match: restoreSQL}
 	cfg := testenv.Config(t)
 	cfg.MaxDBLookups = 2
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour, PGTracer: counter})
+	rep := testenv.Start(t, cfg, gateway.Options{PGTracer: counter})
 	user(t, rep.URL, 1, "alice")
 	var toks []session.Token
 	for range 60 {
@@ -542,13 +538,9 @@ func TestPropertyPostgresOutageGrace(t *testing.T) {
 	// The logout's outbox notification must be handled before the outage:
 	// handled during it, the entry cannot be read, and the replica rightly
 	// flushes every copy, grace included.
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(string(testenv.Do(t, http.MethodGet, rep.URL+"/metrics", nil).Body), `sessiongw_outbox_notifications_total{result="read"} 1`) {
-		if time.Now().After(deadline) {
-			t.Fatal("the logout's outbox notification was never handled")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 15*time.Second, func() bool {
+		return strings.Contains(string(testenv.Do(t, http.MethodGet, rep.URL+"/metrics", nil).Body), `sessiongw_outbox_notifications_total{result="read"} 1`)
+	}, "the logout's outbox notification was never handled")
 
 	pgProxy.SetMode(faultproxyCut)
 	redisProxy.SetMode(faultproxyCut)
@@ -567,7 +559,7 @@ func TestRateLimitSparesValidSessions(t *testing.T) {
 	cfg := testenv.Config(t)
 	cfg.RateLimit = 5 // per second, bursts of 10
 	cfg.LocalCacheTTL = 0
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour, NoSharedCache: true})
+	rep := testenv.Start(t, cfg, gateway.Options{NoSharedCache: true})
 	user(t, rep.URL, 1, "alice")
 	for i := range 60 {
 		tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
@@ -581,7 +573,7 @@ func TestRateLimitSparesValidSessions(t *testing.T) {
 // redis-server) are reached through fault proxies.
 func startBehindProxies(t *testing.T, mod func(*config.Config)) (rep *testenv.Replica, pg, rd *faultproxy.Proxy) {
 	t.Helper()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	rd = testenv.Proxy(t, srv.Addr())
 	cfg := testenv.Config(t)
 	cfg.DatabaseURL, pg = testenv.ProxyURL(t, cfg.DatabaseURL)
@@ -589,18 +581,12 @@ func startBehindProxies(t *testing.T, mod func(*config.Config)) (rep *testenv.Re
 	if mod != nil {
 		mod(&cfg)
 	}
-	return testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour}), pg, rd
+	return testenv.Start(t, cfg, gateway.Options{}), pg, rd
 }
 
 // waitUntrusted waits until the replica stops trusting its caches (its
 // Redis is cut).
 func waitUntrusted(t *testing.T, rep *testenv.Replica) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for rep.Gateway.Trusted() {
-		if time.Now().After(deadline) {
-			t.Fatal("the replica kept trusting its caches with Redis cut")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 10*time.Second, func() bool { return !rep.Gateway.Trusted() }, "the replica kept trusting its caches with Redis cut")
 }

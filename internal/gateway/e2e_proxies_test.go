@@ -18,6 +18,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/nginxrun"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 // app is the upstream behind the proxies; it records what reaches it.
@@ -43,19 +44,19 @@ func (a *app) seen() http.Header {
 
 func waitListening(t *testing.T, addr string, logf func() string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testdeps.WaitFor(t, 15*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy did not listen on %s: %v\n%s", addr, err, logf())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil
+	}, "proxy did not listen on %s:\n%s", addr, stringer(logf))
 }
+
+// stringer defers a log read to when a failure message is formatted.
+type stringer func() string
+
+func (f stringer) String() string { return f() }
 
 // deployFile reads a shipped configuration and points its addresses at the
 // test's gateway, app and listener.
@@ -70,7 +71,7 @@ func deployFile(t *testing.T, path string, repl ...string) string {
 
 func startNginx(t *testing.T, gatewayAddr, appAddr string) string {
 	t.Helper()
-	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	listen := fmt.Sprintf("127.0.0.1:%d", testdeps.FreePort(t))
 	site := deployFile(t, "../../deploy/nginx/sessiongw.conf",
 		"127.0.0.1:8080", gatewayAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8000", listen)
 	stop, err := nginxrun.Start(t.TempDir(), site, listen)
@@ -94,7 +95,7 @@ func startCaddy(t *testing.T, listen, gatewayAddr, appAddr string) string {
 	if err := os.WriteFile(path, []byte(global+site), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs testenv.SyncBuffer
+	var logs testdeps.SyncBuffer
 	cmd := exec.Command("caddy", "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -115,11 +116,11 @@ func TestRealProxies(t *testing.T) {
 	defer appSrv.Close()
 	appAddr := strings.TrimPrefix(appSrv.URL, "http://")
 
-	caddyListen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	caddyListen := fmt.Sprintf("127.0.0.1:%d", testdeps.FreePort(t))
 	cfg := testenv.Config(t)
 	cfg.LoginURL = "https://login.example.com/in"
 	cfg.RedirectAllowedHosts = []string{caddyListen}
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+	rep := testenv.Start(t, cfg, gateway.Options{})
 	gatewayAddr := strings.TrimPrefix(rep.URL, "http://")
 	user(t, rep.URL, 1, "alice", "admin")
 	testenv.PutUser(t, rep.URL, 2, map[string]any{"username": "bob"}) // no email, no roles

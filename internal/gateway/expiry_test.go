@@ -12,12 +12,12 @@ import (
 )
 
 // twoReplicas starts two gateways on one configuration and one clock.
-func twoReplicas(t *testing.T, mod func(*config.Config)) (a, b *testenv.Replica, clk *clock) {
+func twoReplicas(t *testing.T, mod func(*config.Config)) (a, b *testenv.Replica, clk *testenv.Clock) {
 	t.Helper()
 	cfg := testenv.Config(t)
 	mod(&cfg)
-	clk = newClock()
-	o := gateway.Options{Now: clk.Now, ActivityInterval: time.Hour}
+	clk = testenv.NewClock()
+	o := gateway.Options{Now: clk.Now}
 	return testenv.Start(t, cfg, o), testenv.Start(t, cfg, o), clk
 }
 

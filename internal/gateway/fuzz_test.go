@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/testenv"
@@ -24,7 +23,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(6), "../../x", "{", "")
 	f.Add(uint8(7), "1", `{"user_id":9223372036854775807}`, "")
 	// One gateway for the whole fuzz run.
-	fuzzRep := testenv.Start(f, testenv.Config(f), gateway.Options{ActivityInterval: time.Hour})
+	fuzzRep := testenv.Start(f, testenv.Config(f), gateway.Options{})
 	testenv.PutUser(f, fuzzRep.URL, 1, map[string]any{"username": "fuzz"})
 	fuzzTok, _ := testenv.NewSession(f, fuzzRep.URL, 1, false, "")
 	f.Fuzz(func(t *testing.T, route uint8, param, body, token string) {

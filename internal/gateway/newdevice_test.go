@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 func restoredNewDevice(t *testing.T, base, tok, ua string) bool {
@@ -99,13 +100,7 @@ func TestNewDeviceDetection(t *testing.T) {
 	// The flag was set by the batch writer, not through the API: cached
 	// copies are dropped by the outbox relay (every replica, within
 	// moments), which this waits for.
-	deadline := time.Now().Add(15 * time.Second)
-	for !restoredNewDevice(t, base, tokA, firefox) {
-		if time.Now().After(deadline) {
-			t.Fatalf("session A not flagged (on restore) after activity from a new user agent")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 15*time.Second, func() bool { return restoredNewDevice(t, base, tokA, firefox) }, "session A not flagged (on restore) after activity from a new user agent")
 	if restoredNewDevice(t, base, tokB, firefox) {
 		t.Errorf("session B flagged for a user agent the user already used")
 	}

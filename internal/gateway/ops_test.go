@@ -12,6 +12,9 @@ import (
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 func TestHealthAndMetrics(t *testing.T) {
@@ -104,7 +107,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 // is back.
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	rep, _ := setup(t, func(c *config.Config) { c.RedisURL = srv.URL() })
 	base := rep.URL
 	user(t, base, 1, "alice")
@@ -128,13 +131,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("pending outbox entries = %d; want 1", n)
 	}
 	srv.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for backlog(t, rep) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the outbox entry was not relayed after Redis came back")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 10*time.Second, func() bool { return backlog(t, rep) == 0 }, "the outbox entry was not relayed after Redis came back")
 	wantStatus(t, "readyz after recovery", testenv.Do(t, http.MethodGet, base+"/readyz", nil), http.StatusOK)
 }
 
@@ -142,13 +139,13 @@ func TestRedisOutage(t *testing.T) {
 // Redis could not take writes is removed by the retry once it can.
 func TestRevokeWhileRedisPaused(t *testing.T) {
 	t.Parallel()
-	srv := testenv.StartRedisServer(t)
+	srv := redistest.StartServer(t)
 	rep, _ := setup(t, func(c *config.Config) { c.RedisURL = srv.URL() })
 	base := rep.URL
 	user(t, base, 1, "alice")
 	tok, _ := testenv.NewSession(t, base, 1, false, "")
 	wantStatus(t, "warm", auth(t, base, tok), http.StatusOK)
-	rdb := testenv.Client(t, srv.URL())
+	rdb := redistest.Client(t, srv.URL())
 	ctx := context.Background()
 	key := redis.Key(rep.Config.RedisPrefix, mustHash(t, tok))
 	if n, _ := rdb.Exists(ctx, key).Result(); n != 1 {
@@ -158,17 +155,10 @@ func TestRevokeWhileRedisPaused(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, "logout while paused", testenv.Do(t, http.MethodDelete, base+"/v1/session", nil, testenv.Bearer(tok)...), http.StatusNoContent)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testdeps.WaitFor(t, 15*time.Second, func() bool {
 		n, err := rdb.Exists(ctx, key).Result()
-		if err == nil && n == 0 && backlog(t, rep) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the revoked session's Redis entry was never removed")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && n == 0 && backlog(t, rep) == 0
+	}, "the revoked session's Redis entry was never removed")
 	wantStatus(t, "after the retry", auth(t, base, tok), http.StatusUnauthorized)
 }
 
@@ -196,7 +186,7 @@ func mustHash(t *testing.T, tok string) session.Hash {
 // nothing; after the restart everything validates again.
 func TestPostgresCrashAndRestart(t *testing.T) {
 	t.Parallel()
-	pg := testenv.StartPostgresServer(t)
+	pg := pgtest.StartServer(t)
 	rep, _ := setup(t, func(c *config.Config) { c.DatabaseURL = pg.URL() })
 	user(t, rep.URL, 1, "alice")
 	cached, _ := testenv.NewSession(t, rep.URL, 1, false, "")
@@ -211,12 +201,6 @@ func TestPostgresCrashAndRestart(t *testing.T) {
 	wantStatus(t, "readyz, Postgres crashed", testenv.Do(t, http.MethodGet, rep.URL+"/readyz", nil), http.StatusServiceUnavailable)
 
 	pg.Start()
-	deadline := time.Now().Add(15 * time.Second)
-	for auth(t, rep.URL, other).Status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("the uncached session never validated again after the restart")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 15*time.Second, func() bool { return auth(t, rep.URL, other).Status == http.StatusOK }, "the uncached session never validated again after the restart")
 	wantStatus(t, "readyz after restart", testenv.Do(t, http.MethodGet, rep.URL+"/readyz", nil), http.StatusOK)
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/testenv"
@@ -29,7 +28,7 @@ func TestWithoutPreparedStatements(t *testing.T) {
 			q.Set("default_query_exec_mode", mode)
 			u.RawQuery = q.Encode()
 			cfg.DatabaseURL = u.String()
-			rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+			rep := testenv.Start(t, cfg, gateway.Options{})
 			base := rep.URL
 			user(t, base, 1, "alice", "admin", "dev")
 			tok, _ := testenv.NewSession(t, base, 1, true, "agent")

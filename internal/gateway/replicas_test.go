@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 // startReplicas runs n gateways on one schema and one Redis prefix. The
@@ -20,7 +21,7 @@ func startReplicas(t *testing.T, n int) []*testenv.Replica {
 	cfg.LocalCacheTTL = time.Minute
 	reps := make([]*testenv.Replica, n)
 	for i := range reps {
-		reps[i] = testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour})
+		reps[i] = testenv.Start(t, cfg, gateway.Options{})
 	}
 	return reps
 }
@@ -29,18 +30,10 @@ func startReplicas(t *testing.T, n int) []*testenv.Replica {
 // that only a missing invalidation can exceed.
 func eventually(t *testing.T, what string, reps []*testenv.Replica, token string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
 	for i, rep := range reps {
-		for {
-			r := auth(t, rep.URL, token)
-			if r.Status == want {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: replica %d still answers %d; want %d", what, i, r.Status, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		got := 0
+		testdeps.WaitFor(t, 5*time.Second, func() bool { got = auth(t, rep.URL, token).Status; return got == want },
+			"%s: replica %d still answers %d; want %d", what, i, got, want)
 	}
 }
 
@@ -96,14 +89,9 @@ func TestReplicasDropRevokedSessions(t *testing.T) {
 		tok, _ := testenv.NewSession(t, base, 2, false, "")
 		warm(t, reps, tok)
 		testenv.PutUser(t, reps[0].URL, 2, map[string]any{"username": "bob", "roles": []string{"auditor"}})
-		deadline := time.Now().Add(5 * time.Second)
 		for i, rep := range reps {
-			for auth(t, rep.URL, tok).Header.Get("X-Auth-Roles") != "auditor" {
-				if time.Now().After(deadline) {
-					t.Fatalf("replica %d still serves the old roles", i)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			testdeps.WaitFor(t, 5*time.Second, func() bool { return auth(t, rep.URL, tok).Header.Get("X-Auth-Roles") == "auditor" },
+				"replica %d still serves the old roles", i)
 		}
 	})
 	t.Run("DeleteUser", func(t *testing.T) {

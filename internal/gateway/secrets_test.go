@@ -9,8 +9,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
 )
 
 // TestNoRawTokenAnywhere drives every token-bearing path with debug logging
@@ -19,7 +21,7 @@ import (
 func TestNoRawTokenAnywhere(t *testing.T) {
 	t.Parallel()
 	cfg := testenv.Config(t)
-	rdb := testenv.Client(t, cfg.RedisURL)
+	rdb := redistest.Client(t, cfg.RedisURL)
 	ctx := context.Background()
 
 	var mu sync.Mutex
@@ -37,7 +39,7 @@ func TestNoRawTokenAnywhere(t *testing.T) {
 		}
 	}()
 
-	rep := testenv.Start(t, cfg, gatewayOptions())
+	rep := testenv.Start(t, cfg, gateway.Options{})
 	base := rep.URL
 	user(t, base, 1, "alice")
 	var tokens []string

@@ -3,9 +3,7 @@ package gateway_test
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/faultproxy"
@@ -13,35 +11,16 @@ import (
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
 
-// clock is an injected time source tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Microsecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// setup starts one gateway on its own schema and prefix.
-func setup(t *testing.T, mods ...func(*config.Config)) (*testenv.Replica, *clock) {
+// setup starts one gateway on its own schema and prefix, with a clock
+// the test moves by hand.
+func setup(t *testing.T, mods ...func(*config.Config)) (*testenv.Replica, *testenv.Clock) {
 	t.Helper()
 	cfg := testenv.Config(t)
 	for _, m := range mods {
 		m(&cfg)
 	}
-	clk := newClock()
-	return testenv.Start(t, cfg, gateway.Options{Now: clk.Now, ActivityInterval: time.Hour}), clk
+	clk := testenv.NewClock()
+	return testenv.Start(t, cfg, gateway.Options{Now: clk.Now}), clk
 }
 
 func user(t *testing.T, base string, id int64, name string, roles ...string) {
@@ -67,8 +46,6 @@ func wantStatus(t *testing.T, what string, r testenv.Response, want int) {
 		t.Errorf("%s: status %d (%s); want %d", what, r.Status, strings.TrimSpace(string(r.Body)), want)
 	}
 }
-
-func gatewayOptions() gateway.Options { return gateway.Options{ActivityInterval: time.Hour} }
 
 const (
 	faultproxyCut  = faultproxy.Cut

@@ -36,7 +36,7 @@ func TestPropertyGracefulShutdown(t *testing.T) {
 	directDSN := cfg.DatabaseURL
 	var pg *faultproxy.Proxy
 	cfg.DatabaseURL, pg = testenv.ProxyURL(t, cfg.DatabaseURL)
-	rep := testenv.Start(t, cfg, gateway.Options{ActivityInterval: time.Hour}) // flushed only at shutdown
+	rep := testenv.Start(t, cfg, gateway.Options{}) // flushed only at shutdown
 	var tokens []string
 	user(t, rep.URL, 1, "alice")
 	for range 5 {

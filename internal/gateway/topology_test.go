@@ -20,6 +20,8 @@ import (
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 // TestRedisCluster runs three replicas against a real three-master Redis
@@ -29,7 +31,7 @@ import (
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	nodes := testenv.StartRedisCluster(t, 3, 0)
+	nodes := redistest.StartCluster(t, 3, 0)
 	addrs := make([]string, len(nodes))
 	for i, n := range nodes {
 		addrs[i] = n.Addr()
@@ -39,7 +41,7 @@ func TestRedisCluster(t *testing.T) {
 	cfg.LocalCacheTTL = time.Minute
 	var reps []*testenv.Replica
 	for range 3 {
-		reps = append(reps, testenv.Start(t, cfg, gatewayOptions()))
+		reps = append(reps, testenv.Start(t, cfg, gateway.Options{}))
 	}
 	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: addrs})
 	t.Cleanup(func() { cc.Close() })
@@ -164,7 +166,7 @@ func TestRedisCluster(t *testing.T) {
 func TestRedisSentinelFailover(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	set := testenv.StartRedisSentinel(t)
+	set := redistest.StartSentinel(t)
 	cfg := testenv.Config(t)
 	// The URL's host is ignored with SESSIONGW_REDIS_ADDRS: only the
 	// password and database count.
@@ -175,7 +177,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	cfg.LocalCacheTTL = time.Minute
 	var reps []*testenv.Replica
 	for range 3 {
-		reps = append(reps, testenv.Start(t, cfg, gatewayOptions()))
+		reps = append(reps, testenv.Start(t, cfg, gateway.Options{}))
 	}
 	user(t, reps[0].URL, 1, "alice")
 	sc := set.SentinelClient()
@@ -194,7 +196,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 // sentinelFailover runs one forced failover under traffic (see
 // TestRedisSentinelFailover) and returns how many times a revoked session
 // was accepted afterwards.
-func sentinelFailover(t *testing.T, ctx context.Context, set *testenv.SentinelSet, sc *goredis.SentinelClient, reps []*testenv.Replica, prefix string, round int) int {
+func sentinelFailover(t *testing.T, ctx context.Context, set *redistest.SentinelSet, sc *goredis.SentinelClient, reps []*testenv.Replica, prefix string, round int) int {
 	t.Helper()
 	newWarm := func(n int) []string {
 		toks := make([]string, n)
@@ -344,13 +346,13 @@ func sentinelFailover(t *testing.T, ctx context.Context, set *testenv.SentinelSe
 func TestRedisClusterFailoverReappliesRevocations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	nodes := testenv.StartRedisCluster(t, 3, 1)
+	nodes := redistest.StartCluster(t, 3, 1)
 	cfg := testenv.Config(t)
 	cfg.RedisAddrs = []string{nodes[0].Addr(), nodes[1].Addr()}
 	cfg.LocalCacheTTL = time.Minute
 	var reps []*testenv.Replica
 	for range 3 {
-		reps = append(reps, testenv.Start(t, cfg, gatewayOptions()))
+		reps = append(reps, testenv.Start(t, cfg, gateway.Options{}))
 	}
 	addrs := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -403,24 +405,13 @@ func TestRedisClusterFailoverReappliesRevocations(t *testing.T) {
 	if err := replica.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
 		t.Fatalf("CLUSTER FAILOVER: %v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testdeps.WaitFor(t, 30*time.Second, func() bool {
 		role, err := replica.Do(ctx, "ROLE").Slice()
-		if err == nil && role[0] == "master" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica never took over: %v %v", role, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && role[0] == "master"
+	}, "the replica never took over")
 	for i, rep := range reps {
-		for rep.Gateway.BusResets() == resets[i] || !rep.Gateway.Trusted() {
-			if time.Now().After(deadline) {
-				t.Fatalf("replica %d never noticed the new master (resets %d, trusted %v)", i, rep.Gateway.BusResets(), rep.Gateway.Trusted())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testdeps.WaitFor(t, 30*time.Second, func() bool { return rep.Gateway.BusResets() != resets[i] && rep.Gateway.Trusted() },
+			"replica %d never noticed the new master", i)
 	}
 	for j, rep := range reps {
 		wantStatus(t, "revoked session after the failover on replica "+string(rune('0'+j)), auth(t, rep.URL, tok), http.StatusUnauthorized)
@@ -438,25 +429,14 @@ func TestRedisClusterFailoverReappliesRevocations(t *testing.T) {
 	if err := busReplica.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
 		t.Fatalf("CLUSTER FAILOVER of the bus shard: %v", err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
 	channel := redis.Channel(cfg.RedisPrefix)
-	for {
+	testdeps.WaitFor(t, 30*time.Second, func() bool {
 		n, err := busReplica.Do(ctx, "PUBSUB", "SHARDNUMSUB", channel).Slice()
-		if err == nil && len(n) == 2 && n[1] == int64(len(reps)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the bus shard's failover: PUBSUB SHARDNUMSUB on the new master = %v (%v); want %d subscribers", n, err, len(reps))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && len(n) == 2 && n[1] == int64(len(reps))
+	}, "after the bus shard's failover, the new master does not have %d subscribers", len(reps))
 	for i, rep := range reps {
-		for rep.Gateway.BusResets() == resets[i] || !rep.Gateway.Trusted() {
-			if time.Now().After(deadline) {
-				t.Fatalf("replica %d never recovered from the bus shard's failover (resets %d, trusted %v)", i, rep.Gateway.BusResets(), rep.Gateway.Trusted())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testdeps.WaitFor(t, 30*time.Second, func() bool { return rep.Gateway.BusResets() != resets[i] && rep.Gateway.Trusted() },
+			"replica %d never recovered from the bus shard's failover", i)
 	}
 	for i := range 20 {
 		tk, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")
@@ -499,7 +479,7 @@ func replicaOf(t *testing.T, ctx context.Context, master *goredis.Client, addrs 
 	}
 }
 
-// redisACL is the ACL rule set the README gives for the gateway's user.
+// redisACL is the ACL rule set docs/operations.md gives for the gateway's user.
 const redisACL = "resetkeys ~<prefix>:* ~{<prefix>}:* resetchannels &{<prefix>}:* -@all +@connection +info +time " +
 	"+get +set +del +scan +zadd +zrangebyscore +zremrangebyscore +pexpire +eval +evalsha +script|load " +
 	"+publish +subscribe +unsubscribe +spublish +ssubscribe +sunsubscribe +cluster|slots +cluster|shards"
@@ -510,19 +490,19 @@ const redisACL = "resetkeys ~<prefix>:* ~{<prefix>}:* resetchannels &{<prefix>}:
 // A wrong password or a missing CA is refused at start with a clear error.
 func TestRedisTLSAndACLUser(t *testing.T) {
 	t.Parallel()
-	caFile, certFile, keyFile := testenv.TLSFiles(t)
-	tlsPort := testenv.FreePort(t)
+	caFile, certFile, keyFile := redistest.TLSFiles(t)
+	tlsPort := testdeps.FreePort(t)
 	cfg := testenv.Config(t)
-	// The least the gateway needs (the README's ACL line).
+	// The least the gateway needs (the ACL line of docs/operations.md).
 	acl := strings.Fields(strings.ReplaceAll(redisACL, "<prefix>", cfg.RedisPrefix))
-	testenv.StartRedisServer(t, append([]string{
+	redistest.StartServer(t, append([]string{
 		"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no",
 		"--user", "default", "off", "--user", "gateway", "on", ">s3cret-pw"}, acl...)...)
 	cfg.RedisURL = fmt.Sprintf("rediss://gateway:s3cret-pw@127.0.0.1:%d/0", tlsPort)
 	cfg.RedisCAFile = caFile
 	cfg.LocalCacheTTL = time.Minute
-	reps := []*testenv.Replica{testenv.Start(t, cfg, gatewayOptions()), testenv.Start(t, cfg, gatewayOptions())}
+	reps := []*testenv.Replica{testenv.Start(t, cfg, gateway.Options{}), testenv.Start(t, cfg, gateway.Options{})}
 	user(t, reps[0].URL, 1, "alice")
 	tok, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")
 	for _, rep := range reps {
@@ -552,13 +532,9 @@ func TestRedisTLSAndACLUser(t *testing.T) {
 	if _, err := reps[0].Gateway.Pool().Exec(context.Background(), "TRUNCATE sessions CASCADE"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for rdb.Get(context.Background(), redis.Key(cfg.RedisPrefix, mustToken(t, tok2).Hash())).Err() != goredis.Nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the cache entry survived a TRUNCATE under the restricted ACL")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 10*time.Second, func() bool {
+		return !(rdb.Get(context.Background(), redis.Key(cfg.RedisPrefix, mustToken(t, tok2).Hash())).Err() != goredis.Nil)
+	}, "the cache entry survived a TRUNCATE under the restricted ACL")
 	for _, rep := range reps {
 		if !rep.Gateway.Trusted() {
 			t.Errorf("replica %s does not trust its caches under the restricted ACL", rep.URL)
@@ -576,7 +552,7 @@ func TestRedisTLSAndACLUser(t *testing.T) {
 		bad := cfg
 		mod(&bad)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		g, err := gateway.New(ctx, bad, slog.New(slog.DiscardHandler), gatewayOptions())
+		g, err := gateway.New(ctx, bad, slog.New(slog.DiscardHandler), gateway.Options{})
 		cancel()
 		if err == nil {
 			g.Close()
@@ -595,14 +571,14 @@ func TestRedisTLSAndACLUser(t *testing.T) {
 // its own address, and revocation stays immediate.
 func TestRedisClusterOverTLS(t *testing.T) {
 	t.Parallel()
-	caFile, certFile, keyFile := testenv.TLSFiles(t)
-	nodes, tlsAddrs := testenv.StartRedisClusterTLS(t, 3, caFile, certFile, keyFile)
+	caFile, certFile, keyFile := redistest.TLSFiles(t)
+	nodes, tlsAddrs := redistest.StartClusterTLS(t, 3, caFile, certFile, keyFile)
 	cfg := testenv.Config(t)
 	cfg.RedisURL = "rediss://ignored.invalid:1/0"
 	cfg.RedisAddrs = tlsAddrs[:1]
 	cfg.RedisCAFile = caFile
 	cfg.LocalCacheTTL = time.Minute
-	reps := []*testenv.Replica{testenv.Start(t, cfg, gatewayOptions()), testenv.Start(t, cfg, gatewayOptions())}
+	reps := []*testenv.Replica{testenv.Start(t, cfg, gateway.Options{}), testenv.Start(t, cfg, gateway.Options{})}
 	user(t, reps[0].URL, 1, "alice")
 	for i := range 20 {
 		tok, _ := testenv.NewSession(t, reps[0].URL, 1, false, "")

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 	"github.com/sessiongw/sessiongw/internal/tracing"
 )
@@ -15,7 +16,7 @@ func TestTracing(t *testing.T) {
 	t.Parallel()
 	exp := tracetest.NewInMemoryExporter()
 	cfg := testenv.Config(t)
-	o := gatewayOptions()
+	o := gateway.Options{}
 	o.TraceExporter = exp
 	rep := testenv.Start(t, cfg, o)
 	user(t, rep.URL, 1, "alice")

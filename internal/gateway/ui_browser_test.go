@@ -319,7 +319,7 @@ func lastLines(s string, n int) string {
 }
 
 // TestDevicesPageThroughNginx: the page on the application's origin,
-// through deploy/nginx/sessiongw.conf as shipped (the README's snippet).
+// through deploy/nginx/sessiongw.conf as shipped (the snippet in docs/proxies.md).
 func TestDevicesPageThroughNginx(t *testing.T) {
 	t.Parallel()
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -13,7 +13,8 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
-	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 type recorder struct {
@@ -60,13 +61,7 @@ func (r *recorder) snapshot() (hashes, resets, flushes int) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testdeps.WaitFor(t, 15*time.Second, cond, "timed out waiting for %s", what)
 }
 
 // TestBus runs against the real Redis: invalidations are delivered and
@@ -75,12 +70,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // suspends trust until the next heartbeat.
 func TestBus(t *testing.T) {
 	t.Parallel()
-	url, prefix := testenv.Redis(t)
+	url, prefix := redistest.New(t)
 	opt, _ := goredis.ParseURL(url)
-	opt.ClientName = testenv.Name("bus-")
+	opt.ClientName = testdeps.Name("bus-")
 	sub := goredis.NewClient(opt)
 	defer sub.Close()
-	pub := testenv.Client(t, url)
+	pub := redistest.Client(t, url)
 
 	rec := &recorder{wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -165,8 +160,8 @@ func TestBus(t *testing.T) {
 // ErrNotAcknowledged.
 func TestPublishWaitsAtMostTheWindow(t *testing.T) {
 	t.Parallel()
-	url, prefix := testenv.Redis(t)
-	rdb := testenv.Client(t, url)
+	url, prefix := redistest.New(t)
+	rdb := redistest.Client(t, url)
 	ctx := context.Background()
 	// A replica that registered a moment ago and then went silent.
 	now, err := rdb.Time(ctx).Result()
@@ -187,7 +182,7 @@ func TestPublishWaitsAtMostTheWindow(t *testing.T) {
 // the new server) and trust its caches only after that.
 func TestBusLeavesADeafSubscription(t *testing.T) {
 	t.Parallel()
-	oldSrv, newSrv := testenv.StartRedisServer(t), testenv.StartRedisServer(t)
+	oldSrv, newSrv := redistest.StartServer(t), redistest.StartServer(t)
 	var target atomic.Value
 	target.Store(oldSrv.Addr())
 	var d net.Dialer
@@ -197,7 +192,7 @@ func TestBusLeavesADeafSubscription(t *testing.T) {
 		},
 	})
 	defer rdb.Close()
-	prefix := testenv.Name("deaf")
+	prefix := testdeps.Name("deaf")
 	rec := &recorder{wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -209,11 +204,11 @@ func TestBusLeavesADeafSubscription(t *testing.T) {
 	// The switch: new connections go to the new server, and the old
 	// server drops our command connections (not the subscription).
 	target.Store(newSrv.Addr())
-	oldClient := testenv.Client(t, oldSrv.URL())
+	oldClient := redistest.Client(t, oldSrv.URL())
 	if err := oldClient.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
 		t.Fatal(err)
 	}
-	newClient := testenv.Client(t, newSrv.URL())
+	newClient := redistest.Client(t, newSrv.URL())
 	waitFor(t, "a subscription on the new server", func() bool {
 		n, err := newClient.PubSubNumSub(ctx, redis.Channel(prefix)).Result()
 		return err == nil && n[redis.Channel(prefix)] == 1

@@ -12,7 +12,8 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
-	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
 // BenchmarkClusterBus measures one invalidation (publish, then the acks of
@@ -22,7 +23,7 @@ import (
 // invalidation: plain PUBLISH is broadcast to every node, heartbeats
 // included.
 func BenchmarkClusterBus(b *testing.B) {
-	nodes := testenv.StartRedisCluster(b, 3, 0)
+	nodes := redistest.StartCluster(b, 3, 0)
 	addrs := make([]string, len(nodes))
 	for i, n := range nodes {
 		addrs[i] = n.Addr()
@@ -31,7 +32,7 @@ func BenchmarkClusterBus(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			prefix := testenv.Name("bench")
+			prefix := testdeps.Name("bench")
 			var buses []*redis.Bus
 			var wg sync.WaitGroup
 			for range 3 {

@@ -1,4 +1,4 @@
-package testenv
+package pgtest
 
 import (
 	"context"
@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
-// PostgresServer is a throwaway PostgreSQL cluster on a loopback port, for
+// Server is a throwaway PostgreSQL cluster on a loopback port, for
 // tests that crash or restart the database. The shared server is never
 // touched. As root it runs as the postgres user (Postgres refuses root).
-type PostgresServer struct {
+type Server struct {
 	Port int
 	dir  string
 	bin  string
@@ -26,7 +28,7 @@ type PostgresServer struct {
 }
 
 // URL returns the cluster's database URL (trust authentication).
-func (s *PostgresServer) URL() string {
+func (s *Server) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
 }
 
@@ -44,9 +46,9 @@ func postgresBin() (string, error) {
 	return "", fmt.Errorf("initdb not found (install postgresql)")
 }
 
-// StartPostgresServer initialises and starts a cluster; it is stopped and
+// StartServer initialises and starts a cluster; it is stopped and
 // removed when the test ends.
-func StartPostgresServer(t testing.TB) *PostgresServer {
+func StartServer(t testing.TB) *Server {
 	t.Helper()
 	bin, err := postgresBin()
 	if err != nil {
@@ -56,7 +58,7 @@ func StartPostgresServer(t testing.TB) *PostgresServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &PostgresServer{Port: FreePort(t), dir: dir, bin: bin, t: t}
+	s := &Server{Port: testdeps.FreePort(t), dir: dir, bin: bin, t: t}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -79,7 +81,7 @@ func StartPostgresServer(t testing.TB) *PostgresServer {
 	return s
 }
 
-func (s *PostgresServer) run(name string, args ...string) *exec.Cmd {
+func (s *Server) run(name string, args ...string) *exec.Cmd {
 	path := filepath.Join(s.bin, name)
 	if os.Geteuid() == 0 {
 		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
@@ -88,7 +90,7 @@ func (s *PostgresServer) run(name string, args ...string) *exec.Cmd {
 }
 
 // Start starts (or restarts) the cluster and waits until it accepts queries.
-func (s *PostgresServer) Start() {
+func (s *Server) Start() {
 	s.t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", s.Port, s.dir)
 	if out, err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-o", opts,
@@ -113,6 +115,6 @@ func (s *PostgresServer) Start() {
 }
 
 // Stop stops the cluster at once (immediate mode: like a crash).
-func (s *PostgresServer) Stop() {
+func (s *Server) Stop() {
 	_ = s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop").Run()
 }

@@ -1,4 +1,4 @@
-package testenv
+package redistest
 
 import (
 	"context"
@@ -16,43 +16,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
-var (
-	portsMu sync.Mutex
-	ports   = map[int]bool{} // handed out by FreePort in this test binary
-)
-
-// FreePort returns a loopback TCP port that was free a moment ago and that
-// no other FreePort call of this test binary has returned (the kernel may
-// hand the same ephemeral port out twice in a row).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		portsMu.Lock()
-		taken := ports[port]
-		ports[port] = true
-		portsMu.Unlock()
-		if !taken {
-			return port
-		}
-	}
-}
-
-// RedisServer is a throwaway redis-server on a loopback port, for tests that
+// Server is a throwaway redis-server on a loopback port, for tests that
 // stop, pause or restart Redis. The shared Redis is never touched.
-type RedisServer struct {
+type Server struct {
 	Port  int
 	Extra []string // extra redis-server arguments, such as --maxmemory
 	dir   string   // working directory: a replica's full sync writes an RDB file there
@@ -64,31 +38,31 @@ type RedisServer struct {
 }
 
 // Addr returns host:port of the server.
-func (s *RedisServer) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
 
 // URL returns the server's redis:// URL.
-func (s *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
+func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
 
-// StartRedisServer starts redis-server without persistence on a free
+// StartServer starts redis-server without persistence on a free
 // loopback port; it is stopped when the test ends.
-func StartRedisServer(t testing.TB, extra ...string) *RedisServer {
+func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("testenv: redis-server is not installed: %v", err)
 	}
-	s := &RedisServer{Port: FreePort(t), Extra: extra, dir: t.TempDir(), t: t}
+	s := &Server{Port: testdeps.FreePort(t), Extra: extra, dir: t.TempDir(), t: t}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
 }
 
 // Start (re)starts the server on its port and waits until it answers.
-func (s *RedisServer) Start() {
+func (s *Server) Start() {
 	s.t.Helper()
 	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--dir", s.dir}, s.Extra...)
 	s.cmd = exec.Command("redis-server", args...)
-	var out SyncBuffer
+	var out testdeps.SyncBuffer
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("testenv: start redis-server: %v", err)
@@ -114,7 +88,7 @@ func (s *RedisServer) Start() {
 }
 
 // Stop kills the server and waits for it to exit; safe to call twice.
-func (s *RedisServer) Stop() {
+func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}

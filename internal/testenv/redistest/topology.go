@@ -1,4 +1,4 @@
-package testenv
+package redistest
 
 import (
 	"context"
@@ -12,27 +12,29 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
 
-// StartRedisCluster starts masters×(1+replicas) redis-server nodes in
+// StartCluster starts masters×(1+replicas) redis-server nodes in
 // cluster mode on free loopback ports, assigns every slot across the
 // masters (each with that many replicas) with redis-cli --cluster create,
 // and waits until the cluster is ok. The nodes are stopped when the test
 // ends.
-func StartRedisCluster(t testing.TB, masters, replicas int) []*RedisServer {
+func StartCluster(t testing.TB, masters, replicas int) []*Server {
 	t.Helper()
 	return startCluster(t, masters, replicas, func() []string { return nil })
 }
 
-// StartRedisClusterTLS starts a cluster of masters whose clients and
+// StartClusterTLS starts a cluster of masters whose clients and
 // cluster bus speak TLS (certificates from TLSFiles); it returns the
 // nodes and their TLS addresses. Each node also keeps a plain port, used
 // only to set the cluster up.
-func StartRedisClusterTLS(t testing.TB, masters int, caFile, certFile, keyFile string) ([]*RedisServer, []string) {
+func StartClusterTLS(t testing.TB, masters int, caFile, certFile, keyFile string) ([]*Server, []string) {
 	t.Helper()
 	var tlsAddrs []string
 	nodes := startCluster(t, masters, 0, func() []string {
-		port := FreePort(t)
+		port := testdeps.FreePort(t)
 		tlsAddrs = append(tlsAddrs, fmt.Sprintf("127.0.0.1:%d", port))
 		return []string{"--tls-port", strconv.Itoa(port), "--tls-cluster", "yes", "--tls-replication", "yes",
 			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no"}
@@ -40,19 +42,19 @@ func StartRedisClusterTLS(t testing.TB, masters int, caFile, certFile, keyFile s
 	return nodes, tlsAddrs
 }
 
-func startCluster(t testing.TB, masters, replicas int, nodeArgs func() []string) []*RedisServer {
+func startCluster(t testing.TB, masters, replicas int, nodeArgs func() []string) []*Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		t.Fatalf("testenv: redis-cli is not installed: %v", err)
 	}
 	dir := t.TempDir()
-	nodes := make([]*RedisServer, masters*(1+replicas))
+	nodes := make([]*Server, masters*(1+replicas))
 	addrs := make([]string, len(nodes))
 	for i := range nodes {
-		port := FreePort(t)
-		nodes[i] = StartRedisServer(t, append([]string{"--cluster-enabled", "yes",
+		port := testdeps.FreePort(t)
+		nodes[i] = StartServer(t, append([]string{"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d.conf", port)),
-			"--cluster-port", strconv.Itoa(FreePort(t)), "--cluster-node-timeout", "2000"}, nodeArgs()...)...)
+			"--cluster-port", strconv.Itoa(testdeps.FreePort(t)), "--cluster-node-timeout", "2000"}, nodeArgs()...)...)
 		addrs[i] = nodes[i].Addr()
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -87,7 +89,7 @@ func startCluster(t testing.TB, masters, replicas int, nodeArgs func() []string)
 // them, all on loopback, with passwords on the data nodes and on the
 // Sentinel.
 type SentinelSet struct {
-	Master, Replica  *RedisServer
+	Master, Replica  *Server
 	SentinelAddr     string
 	MasterName       string
 	Password         string // data nodes
@@ -95,18 +97,18 @@ type SentinelSet struct {
 	sentinel         *exec.Cmd
 }
 
-// StartRedisSentinel starts a SentinelSet; it is stopped when the test
+// StartSentinel starts a SentinelSet; it is stopped when the test
 // ends.
-func StartRedisSentinel(t testing.TB) *SentinelSet {
+func StartSentinel(t testing.TB) *SentinelSet {
 	t.Helper()
-	s := &SentinelSet{MasterName: "sgw-master", Password: "data-" + Name("pw"), SentinelPassword: "sentinel-" + Name("pw")}
+	s := &SentinelSet{MasterName: "sgw-master", Password: "data-" + testdeps.Name("pw"), SentinelPassword: "sentinel-" + testdeps.Name("pw")}
 	auth := []string{"--requirepass", s.Password, "--masterauth", s.Password}
-	s.Master = StartRedisServer(t, auth...)
-	s.Replica = StartRedisServer(t, append(auth, "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port))...)
+	s.Master = StartServer(t, auth...)
+	s.Replica = StartServer(t, append(auth, "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port))...)
 	s.waitLinked(t, s.Replica)
 
 	dir := t.TempDir()
-	port := FreePort(t)
+	port := testdeps.FreePort(t)
 	s.SentinelAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	conf := fmt.Sprintf(`port %d
 bind 127.0.0.1
@@ -170,7 +172,7 @@ func (s *SentinelSet) Client(addr string) *goredis.Client {
 	return goredis.NewClient(&goredis.Options{Addr: addr, Password: s.Password})
 }
 
-func (s *SentinelSet) waitLinked(t testing.TB, replica *RedisServer) {
+func (s *SentinelSet) waitLinked(t testing.TB, replica *Server) {
 	t.Helper()
 	rdb := s.Client(replica.Addr())
 	defer rdb.Close()
