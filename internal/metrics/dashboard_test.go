@@ -52,7 +52,7 @@ func exported(t *testing.T) map[string]bool {
 var metricName = regexp.MustCompile(`sessiongw_[a-z_]+`)
 
 // TestDashboardUsesExportedMetrics keeps deploy/grafana/sessiongw.json and
-// the README's metrics table in step with what the gateway exports.
+// docs/api.md's metrics table in step with what the gateway exports.
 func TestDashboardUsesExportedMetrics(t *testing.T) {
 	t.Parallel()
 	names := exported(t)
@@ -88,7 +88,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 			}
 		}
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 			t.Errorf("%s is on no dashboard panel", n)
 		}
 		if !strings.Contains(string(readme), n) && !strings.Contains(string(readme), strings.TrimPrefix(n, "sessiongw_invalidations")) {
-			t.Errorf("the README's metrics table lacks %s", n)
+			t.Errorf("docs/api.md's metrics table lacks %s", n)
 		}
 	}
 }
