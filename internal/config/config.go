@@ -1,5 +1,8 @@
-// Package config parses and validates the gateway's configuration from
-// environment variables and matching command-line flags (flags win).
+// Package config builds the gateway's one Config value from defaults, a
+// YAML file, environment variables (or <VARIABLE>_FILE for secrets) and
+// matching command-line flags, in that rising order of precedence, and
+// validates it once. settings.go is the table of every setting,
+// validate.go the table of rules.
 package config
 
 import (
