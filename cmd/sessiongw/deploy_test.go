@@ -139,7 +139,9 @@ func TestComposeFile(t *testing.T) {
 
 // TestTraefikAndEnvoyConfigs: no Traefik or Envoy package exists for this
 // machine, so their shipped configurations are checked for the fields their
-// documentation requires, against the gateway's real paths and headers.
+// documentation requires, against the gateway's real paths and headers:
+// each must keep every identity header a client sends, in every spelling
+// and of every set, from reaching the app.
 func TestTraefikAndEnvoyConfigs(t *testing.T) {
 	t.Parallel()
 	var traefik struct {
@@ -150,7 +152,13 @@ func TestTraefikAndEnvoyConfigs(t *testing.T) {
 					TrustForwardHeader  bool     `yaml:"trustForwardHeader"`
 					AuthResponseHeaders []string `yaml:"authResponseHeaders"`
 				} `yaml:"forwardAuth"`
+				Headers struct {
+					CustomRequestHeaders map[string]string `yaml:"customRequestHeaders"`
+				} `yaml:"headers"`
 			} `yaml:"middlewares"`
+			Routers map[string]struct {
+				Middlewares []string `yaml:"middlewares"`
+			} `yaml:"routers"`
 		} `yaml:"http"`
 	}
 	b, err := os.ReadFile("../../deploy/traefik/dynamic.yml")
@@ -164,8 +172,24 @@ func TestTraefikAndEnvoyConfigs(t *testing.T) {
 	if !strings.HasSuffix(fa.Address, "/v1/auth/redirect") && !strings.HasSuffix(fa.Address, "/v1/auth") {
 		t.Errorf("traefik forwardAuth address %q does not end in /v1/auth or /v1/auth/redirect", fa.Address)
 	}
+	if fa.TrustForwardHeader {
+		t.Error("traefik trusts X-Forwarded-* from any client")
+	}
 	if strings.Join(fa.AuthResponseHeaders, ",") != strings.Join(httpapi.IdentityHeaderNames("sessiongw"), ",") {
 		t.Errorf("traefik authResponseHeaders = %v; want every sessiongw header %v", fa.AuthResponseHeaders, httpapi.IdentityHeaderNames("sessiongw"))
+	}
+	// Traefik's headers middleware deletes a header set to "" (names match
+	// in any case); it must run before forwardAuth on the router.
+	strip := traefik.HTTP.Middlewares["sessiongw-strip"].Headers.CustomRequestHeaders
+	for _, h := range httpapi.AllIdentityHeaderNames() {
+		for _, name := range []string{h, strings.ReplaceAll(h, "-", "_")} {
+			if v, ok := strip[name]; !ok || v != "" {
+				t.Errorf("traefik: sessiongw-strip does not remove %s", name)
+			}
+		}
+	}
+	if mw := traefik.HTTP.Routers["app"].Middlewares; len(mw) != 2 || mw[0] != "sessiongw-strip" || mw[1] != "sessiongw" {
+		t.Errorf("traefik router middlewares = %v; want [sessiongw-strip sessiongw]", mw)
 	}
 
 	e, err := os.ReadFile("../../deploy/envoy/envoy.yaml")
@@ -178,14 +202,26 @@ func TestTraefikAndEnvoyConfigs(t *testing.T) {
 	}
 	env := string(e)
 	for _, want := range []string{"envoy.filters.http.ext_authz", "failure_mode_allow: false", "path_prefix: /v1/ext_authz",
-		"- exact: cookie", "allowed_upstream_headers"} {
+		"- exact: cookie", "- exact: x-forwarded-for", "use_remote_address: true", "allowed_upstream_headers",
+		"headers_with_underscores_action: REJECT_REQUEST"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("envoy.yaml lacks %q", want)
 		}
 	}
+	sessiongwSet := map[string]bool{}
 	for _, h := range httpapi.IdentityHeaderNames("sessiongw") {
+		sessiongwSet[h] = true
 		if !strings.Contains(env, "- exact: "+strings.ToLower(h)) {
 			t.Errorf("envoy.yaml does not copy %s upstream", h)
+		}
+	}
+	mutation, authz := strings.Index(env, "envoy.filters.http.header_mutation"), strings.Index(env, "name: envoy.filters.http.ext_authz")
+	if mutation < 0 || mutation > authz {
+		t.Error("envoy.yaml: no header_mutation filter before ext_authz")
+	}
+	for _, h := range httpapi.AllIdentityHeaderNames() {
+		if !sessiongwSet[h] && !strings.Contains(env, "- remove: "+strings.ToLower(h)) {
+			t.Errorf("envoy.yaml lets a client-sent %s through", h)
 		}
 	}
 }

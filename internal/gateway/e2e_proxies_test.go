@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/httpapi"
 	"github.com/sessiongw/sessiongw/internal/nginxrun"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
@@ -202,6 +203,87 @@ func TestRealProxies(t *testing.T) {
 		r := get(base+"/", "Cookie", "session_id="+dave)
 		if r.Status < 500 || upstream.hits.Load() != hits {
 			t.Errorf("%s: gateway stopped: %d (app reached: %v); want a 5xx and no app", name, r.Status, upstream.hits.Load() != hits)
+		}
+	}
+}
+
+// wsgiEnviron maps received headers as CGI, WSGI and FastCGI servers do:
+// HTTP_ + the name in upper case with '-' as '_', repeated values joined
+// with ",". X-Auth-Roles and X_Auth_Roles land on the same key.
+func wsgiEnviron(h http.Header) map[string]string {
+	env := map[string]string{}
+	for name, vals := range h {
+		key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		for _, v := range vals {
+			if env[key] != "" {
+				env[key] += ","
+			}
+			env[key] += v
+		}
+	}
+	return env
+}
+
+// spellings are the ways a client may write an identity header name to
+// get past a proxy that strips only the canonical one.
+func spellings(name string) []string {
+	under := strings.ReplaceAll(name, "-", "_")
+	return []string{name, strings.ToLower(name), strings.ToUpper(name), under, strings.ToLower(under), strings.ToUpper(under)}
+}
+
+// TestProxiesStripSmuggledIdentity sends forged identity headers of every
+// set (sessiongw, oauth2-proxy, authelia), in every spelling and repeated,
+// through the shipped nginx and Caddy configurations, beside a valid
+// session, and checks what a CGI/WSGI-style upstream would read.
+func TestProxiesStripSmuggledIdentity(t *testing.T) {
+	t.Parallel()
+	upstream := &app{}
+	appSrv := httptest.NewServer(upstream)
+	defer appSrv.Close()
+	appAddr := strings.TrimPrefix(appSrv.URL, "http://")
+	rep := testenv.Start(t, testenv.Config(t), gateway.Options{})
+	gatewayAddr := strings.TrimPrefix(rep.URL, "http://")
+	user(t, rep.URL, 1, "alice", "user")
+	tok, sid := testenv.NewSession(t, rep.URL, 1, false, "")
+
+	proxies := map[string]string{
+		"nginx": startNginx(t, gatewayAddr, appAddr),
+		"caddy": startCaddy(t, fmt.Sprintf("127.0.0.1:%d", testdeps.FreePort(t)), gatewayAddr, appAddr),
+	}
+	want := map[string]string{ // what the app must read, and nothing else
+		"HTTP_X_AUTH_USER_ID": "1", "HTTP_X_AUTH_USERNAME": "alice", "HTTP_X_AUTH_ROLES": "user",
+		"HTTP_X_AUTH_SESSION_ID": sid, "HTTP_X_AUTH_EMAIL": "alice@example.com",
+	}
+	for name, base := range proxies {
+		req, err := http.NewRequest(http.MethodGet, base+"/smuggle", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", "session_id="+tok)
+		for _, h := range httpapi.AllIdentityHeaderNames() {
+			for _, sp := range spellings(h) {
+				req.Header[sp] = append(req.Header[sp], "forged-admin", "forged-2") // set as written, repeated
+			}
+		}
+		resp, err := testenv.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: a valid session with forged headers: %d", name, resp.StatusCode)
+		}
+		env := wsgiEnviron(upstream.seen())
+		for _, h := range httpapi.AllIdentityHeaderNames() {
+			key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(h, "-", "_"))
+			if got, ok := env[key]; got != want[key] || (!ok && want[key] != "") {
+				t.Errorf("%s: the app reads %s = %q; want %q", name, key, got, want[key])
+			}
+		}
+		for k, v := range env {
+			if strings.Contains(v, "forged") {
+				t.Errorf("%s: a forged value reached the app as %s = %q", name, k, v)
+			}
 		}
 	}
 }

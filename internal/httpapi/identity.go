@@ -56,6 +56,24 @@ func IdentityHeaderNames(set string) []string {
 	return out
 }
 
+// AllIdentityHeaderNames lists every header any identity set may carry
+// upstream, once each: what a proxy in front of an app must never let a
+// client send itself, in any spelling (the shipped proxy configurations
+// and their tests use this list).
+func AllIdentityHeaderNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, set := range []string{"sessiongw", "oauth2-proxy", "authelia"} {
+		for _, h := range identityHeaders[set] {
+			if !seen[h.name] {
+				seen[h.name] = true
+				out = append(out, h.name)
+			}
+		}
+	}
+	return out
+}
+
 // headerSet returns the named identity header set (default "sessiongw").
 func headerSet(name string) []identityHeader {
 	if h, ok := identityHeaders[name]; ok {
