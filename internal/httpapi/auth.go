@@ -25,7 +25,7 @@ func authDecision(c echo.Context, svc Validator, cookieName string, identity *id
 	t, err := tokenFrom(c.Request(), cookieName)
 	var r session.Restored
 	if err == nil {
-		r, err = svc.Validate(c.Request().Context(), t, session.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
+		r, err = svc.Validate(c.Request().Context(), t, requester(c))
 	}
 	if err != nil {
 		status := describe(err).Status

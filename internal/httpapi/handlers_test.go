@@ -30,21 +30,21 @@ func (f *fakeService) call(name string) error { f.last = name; return f.err }
 func (f *fakeService) Validate(_ context.Context, _ session.Token, _ session.Client) (session.Restored, error) {
 	return f.restored, f.call("Validate")
 }
-func (f *fakeService) Logout(context.Context, session.Token) error { return f.call("Logout") }
-func (f *fakeService) RecordActivity(context.Context, session.Token, string, string) error {
+func (f *fakeService) Logout(context.Context, session.Token, session.Client) error { return f.call("Logout") }
+func (f *fakeService) RecordActivity(context.Context, session.Token, session.Client, string, string) error {
 	return f.call("RecordActivity")
 }
-func (f *fakeService) ListOwn(context.Context, session.Token) ([]session.CurrentSession, error) {
+func (f *fakeService) ListOwn(context.Context, session.Token, session.Client) ([]session.CurrentSession, error) {
 	return []session.CurrentSession{{Session: f.restored.Session, Current: true}}, f.call("ListOwn")
 }
-func (f *fakeService) RevokeOwn(context.Context, session.Token, string) error { return f.call("RevokeOwn") }
-func (f *fakeService) RevokeOthers(context.Context, session.Token) (int, error) {
+func (f *fakeService) RevokeOwn(context.Context, session.Token, session.Client, string) error { return f.call("RevokeOwn") }
+func (f *fakeService) RevokeOthers(context.Context, session.Token, session.Client) (int, error) {
 	return 2, f.call("RevokeOthers")
 }
-func (f *fakeService) OwnStats(context.Context, session.Token) (session.Stats, error) {
+func (f *fakeService) OwnStats(context.Context, session.Token, session.Client) (session.Stats, error) {
 	return session.Stats{ActiveSessions: 3}, f.call("OwnStats")
 }
-func (f *fakeService) AcknowledgeNewDevice(context.Context, session.Token) error {
+func (f *fakeService) AcknowledgeNewDevice(context.Context, session.Token, session.Client) error {
 	return f.call("AcknowledgeNewDevice")
 }
 func (f *fakeService) UpsertUser(_ context.Context, u session.User) (session.User, bool, error) {

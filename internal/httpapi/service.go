@@ -18,13 +18,15 @@ type Validator interface {
 // Holder is what the holder of a session may do with it.
 type Holder interface {
 	Validator
-	Logout(ctx context.Context, t session.Token) error
-	RecordActivity(ctx context.Context, t session.Token, ip, userAgent string) error
-	ListOwn(ctx context.Context, t session.Token) ([]session.CurrentSession, error)
-	RevokeOwn(ctx context.Context, t session.Token, id string) error
-	RevokeOthers(ctx context.Context, t session.Token) (int, error)
-	OwnStats(ctx context.Context, t session.Token) (session.Stats, error)
-	AcknowledgeNewDevice(ctx context.Context, t session.Token) error
+	// Each takes the requesting client: its address spends the rate
+	// limit's budget when the token turns out unknown.
+	Logout(ctx context.Context, t session.Token, c session.Client) error
+	RecordActivity(ctx context.Context, t session.Token, c session.Client, ip, userAgent string) error
+	ListOwn(ctx context.Context, t session.Token, c session.Client) ([]session.CurrentSession, error)
+	RevokeOwn(ctx context.Context, t session.Token, c session.Client, id string) error
+	RevokeOthers(ctx context.Context, t session.Token, c session.Client) (int, error)
+	OwnStats(ctx context.Context, t session.Token, c session.Client) (session.Stats, error)
+	AcknowledgeNewDevice(ctx context.Context, t session.Token, c session.Client) error
 }
 
 // Admin is what the admin API does.

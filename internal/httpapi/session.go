@@ -20,7 +20,7 @@ func handleRestore(svc Holder, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		r, err := svc.Validate(c.Request().Context(), t, session.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
+		r, err := svc.Validate(c.Request().Context(), t, requester(c))
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func handleActivity(svc Holder, cookieName string) echo.HandlerFunc {
 		if req.UserAgent != nil {
 			ua = *req.UserAgent
 		}
-		if err := svc.RecordActivity(c.Request().Context(), t, ip, ua); err != nil {
+		if err := svc.RecordActivity(c.Request().Context(), t, requester(c), ip, ua); err != nil {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)
@@ -64,7 +64,7 @@ func handleLogout(svc Holder, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := svc.Logout(c.Request().Context(), t); err != nil {
+		if err := svc.Logout(c.Request().Context(), t, requester(c)); err != nil {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)
@@ -77,7 +77,7 @@ func handleListOwn(svc Holder, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		list, err := svc.ListOwn(c.Request().Context(), t)
+		list, err := svc.ListOwn(c.Request().Context(), t, requester(c))
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func handleRevokeOwn(svc Holder, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := svc.RevokeOwn(c.Request().Context(), t, id); err != nil {
+		if err := svc.RevokeOwn(c.Request().Context(), t, requester(c), id); err != nil {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)
@@ -134,12 +134,18 @@ func handleRevokeOthers(svc Holder, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		n, err := svc.RevokeOthers(c.Request().Context(), t)
+		n, err := svc.RevokeOthers(c.Request().Context(), t, requester(c))
 		if err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]int{"revoked": n})
 	}
+}
+
+// requester is the client making the request: its address (the rate
+// limit's key; see SESSIONGW_TRUSTED_PROXIES) and user agent.
+func requester(c echo.Context) session.Client {
+	return session.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
 
 func noStore(c echo.Context) { c.Response().Header().Set("Cache-Control", "no-store") }
@@ -150,7 +156,7 @@ func handleOwnStats(svc Holder, cookieName string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		st, err := svc.OwnStats(c.Request().Context(), t)
+		st, err := svc.OwnStats(c.Request().Context(), t, requester(c))
 		if err != nil {
 			return err
 		}
@@ -167,7 +173,7 @@ func handleAcknowledgeNewDevice(svc Holder, cookieName string) echo.HandlerFunc 
 		if err != nil {
 			return err
 		}
-		if err := svc.AcknowledgeNewDevice(c.Request().Context(), t); err != nil {
+		if err := svc.AcknowledgeNewDevice(c.Request().Context(), t, requester(c)); err != nil {
 			return err
 		}
 		noStore(c)

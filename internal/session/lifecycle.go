@@ -7,13 +7,22 @@ import (
 	"github.com/google/uuid"
 )
 
-// Logout clears the session of t. It is idempotent: an unknown token is not
-// an error.
-func (s *Service) Logout(ctx context.Context, t Token) error {
+// Logout clears the session of t for the client c. It is idempotent: an
+// unknown token is not an error, but it spends the client's budget of
+// lookups that find nothing, like a validation would; over budget, only a
+// session the caches still hold may be logged out (ErrRateLimited
+// otherwise), so a flood of unknown tokens cannot cost a transaction each.
+func (s *Service) Logout(ctx context.Context, t Token, c Client) error {
 	h := t.Hash()
+	if s.limiter != nil && !s.limiter.Allow(c.IP) && !s.cached(ctx, h) {
+		return ErrRateLimited
+	}
 	deleted, err := s.store.DeleteSession(ctx, h)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
+	}
+	if !deleted && s.limiter != nil {
+		s.limiter.Failed(c.IP)
 	}
 	// Nothing deleted, nothing cached: a session removed any other way was
 	// invalidated by that change (or its outbox entry). Skipping keeps a
@@ -24,9 +33,11 @@ func (s *Service) Logout(ctx context.Context, t Token) error {
 	return nil
 }
 
-// RecordActivity writes activity for the session of t directly (not
-// batched) and drops cached copies so the next restore shows it.
-func (s *Service) RecordActivity(ctx context.Context, t Token, ip, userAgent string) error {
+// RecordActivity writes activity (an address and user agent the holder
+// reports) for the session of t directly (not batched) and drops cached
+// copies so the next restore shows it. c is the client making the request
+// (its address is what the rate limit counts).
+func (s *Service) RecordActivity(ctx context.Context, t Token, c Client, ip, userAgent string) error {
 	ip, err := NormalizeIP(ip)
 	if err != nil {
 		return err
@@ -35,7 +46,7 @@ func (s *Service) RecordActivity(ctx context.Context, t Token, ip, userAgent str
 		return err
 	}
 	h := t.Hash()
-	if _, err := s.restore(ctx, h, ""); err != nil {
+	if _, err := s.restore(ctx, h, c.IP); err != nil {
 		return err
 	}
 	if err := s.store.RecordActivity(ctx, h, s.now(), ip, userAgent); err != nil {
@@ -52,8 +63,8 @@ type CurrentSession struct {
 }
 
 // ListOwn lists the active sessions of the holder of t.
-func (s *Service) ListOwn(ctx context.Context, t Token) ([]CurrentSession, error) {
-	r, err := s.Validate(ctx, t, Client{})
+func (s *Service) ListOwn(ctx context.Context, t Token, c Client) ([]CurrentSession, error) {
+	r, err := s.Validate(ctx, t, c)
 	if err != nil {
 		return nil, err
 	}
@@ -70,8 +81,8 @@ func (s *Service) ListOwn(ctx context.Context, t Token) ([]CurrentSession, error
 
 // RevokeOwn revokes one of the holder's sessions by public id;
 // ErrSessionNotFound when the id is not one of theirs.
-func (s *Service) RevokeOwn(ctx context.Context, t Token, id string) error {
-	r, err := s.Validate(ctx, t, Client{})
+func (s *Service) RevokeOwn(ctx context.Context, t Token, c Client, id string) error {
+	r, err := s.Validate(ctx, t, c)
 	if err != nil {
 		return err
 	}
@@ -84,8 +95,8 @@ func (s *Service) RevokeOwn(ctx context.Context, t Token, id string) error {
 }
 
 // RevokeOthers revokes every session of the holder except the current one.
-func (s *Service) RevokeOthers(ctx context.Context, t Token) (int, error) {
-	r, err := s.Validate(ctx, t, Client{})
+func (s *Service) RevokeOthers(ctx context.Context, t Token, c Client) (int, error) {
+	r, err := s.Validate(ctx, t, c)
 	if err != nil {
 		return 0, err
 	}
@@ -242,8 +253,8 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 }
 
 // AcknowledgeNewDevice clears the new-device flag of the holder's session.
-func (s *Service) AcknowledgeNewDevice(ctx context.Context, t Token) error {
-	if _, err := s.Validate(ctx, t, Client{}); err != nil {
+func (s *Service) AcknowledgeNewDevice(ctx context.Context, t Token, c Client) error {
+	if _, err := s.Validate(ctx, t, c); err != nil {
 		return err
 	}
 	h := t.Hash()
@@ -255,8 +266,8 @@ func (s *Service) AcknowledgeNewDevice(ctx context.Context, t Token) error {
 }
 
 // OwnStats summarises the active sessions of the holder of t.
-func (s *Service) OwnStats(ctx context.Context, t Token) (Stats, error) {
-	r, err := s.Validate(ctx, t, Client{})
+func (s *Service) OwnStats(ctx context.Context, t Token, c Client) (Stats, error) {
+	r, err := s.Validate(ctx, t, c)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -183,6 +183,21 @@ func (s *Service) restoreAt(ctx context.Context, h Hash, client string, now time
 	return s.check(v.(Restored), now)
 }
 
+// cached reports whether a copy of h is in the in-process or the shared
+// cache (one Redis read at most), while the caches are trusted.
+func (s *Service) cached(ctx context.Context, h Hash) bool {
+	if !s.trusted() {
+		return false
+	}
+	if s.local != nil {
+		if _, ok := s.local.Get(h); ok {
+			return true
+		}
+	}
+	_, ok, err := s.shared.Peek(ctx, h)
+	return ok && err == nil
+}
+
 // check re-checks expiry, the idle timeout and the user's state on every
 // answer, cached or not.
 func (s *Service) check(r Restored, now time.Time) (Restored, error) {

@@ -228,7 +228,7 @@ func TestRacingFill(t *testing.T) {
 		tok := login(t, r, 1, false)
 		hook = func(session.Hash) {
 			hook = func(session.Hash) {}
-			if err := r.svc.Logout(context.Background(), tok); err != nil {
+			if err := r.svc.Logout(context.Background(), tok, session.Client{}); err != nil {
 				t.Error(err)
 			}
 		}
@@ -282,7 +282,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 			}
 		}
 	}
-	n, err := a.svc.RevokeOthers(context.Background(), keep)
+	n, err := a.svc.RevokeOthers(context.Background(), keep, session.Client{})
 	if err != nil || n != 1 {
 		t.Fatalf("RevokeOthers = %d, %v; want 1", n, err)
 	}
@@ -343,7 +343,7 @@ func TestGraceDuringStoreOutage(t *testing.T) {
 		}
 	}
 	r2 := w.replica(t)
-	if err := r2.svc.Logout(context.Background(), revoked); err != nil {
+	if err := r2.svc.Logout(context.Background(), revoked, session.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	// Postgres and Redis go away together; the replica stops trusting.
@@ -439,7 +439,7 @@ func TestInvalidationWhenRedisIsDown(t *testing.T) {
 	w.shared.fail = true
 	w.shared.mu.Unlock()
 	// The change commits and succeeds; our own copy goes at once.
-	if err := r.svc.Logout(context.Background(), tok); err != nil {
+	if err := r.svc.Logout(context.Background(), tok, session.Client{}); err != nil {
 		t.Fatalf("Logout with Redis down = %v; want success (the outbox relay retries)", err)
 	}
 	if r.local.has(tok.Hash()) {
@@ -514,7 +514,7 @@ func TestListAndRevokeOwn(t *testing.T) {
 	w.clk.Advance(time.Second)
 	other := login(t, r, 1, false)
 	bobs := login(t, r, 2, false)
-	list, err := r.svc.ListOwn(ctx, mine)
+	list, err := r.svc.ListOwn(ctx, mine, session.Client{})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("ListOwn = %d sessions, %v; want 2", len(list), err)
 	}
@@ -528,10 +528,35 @@ func TestListAndRevokeOwn(t *testing.T) {
 		t.Errorf("current flags: %+v; want only the older (second) session current", list)
 	}
 	bob, _ := validate(r, bobs)
-	wantErr(t, "revoke someone else's session", r.svc.RevokeOwn(ctx, mine, bob.Session.ID), session.ErrSessionNotFound)
-	if err := r.svc.RevokeOwn(ctx, mine, list[0].ID); err != nil {
+	wantErr(t, "revoke someone else's session", r.svc.RevokeOwn(ctx, mine, session.Client{}, bob.Session.ID), session.ErrSessionNotFound)
+	if err := r.svc.RevokeOwn(ctx, mine, session.Client{}, list[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = validate(r, other)
 	wantErr(t, "revoked own session", err, session.ErrUnauthenticated)
+}
+
+func TestLogoutSpendsTheBudgetOnUnknownTokens(t *testing.T) {
+	t.Parallel()
+	_, r := setup(t)
+	r.limiter.budget = 2
+	ctx := context.Background()
+	client := session.Client{IP: "192.0.2.1"}
+	valid := login(t, r, 1, false)
+	if _, err := validate(r, valid); err != nil { // cached
+		t.Fatal(err)
+	}
+	for range 2 {
+		tok, _ := session.NewToken()
+		if err := r.svc.Logout(ctx, tok, client); err != nil {
+			t.Fatalf("logout of an unknown token within budget = %v; want nil (idempotent)", err)
+		}
+	}
+	tok, _ := session.NewToken()
+	wantErr(t, "unknown token over budget", r.svc.Logout(ctx, tok, client), session.ErrRateLimited)
+	if err := r.svc.Logout(ctx, valid, client); err != nil {
+		t.Errorf("logout of a cached session over budget = %v; want nil", err)
+	}
+	_, err := r.svc.Validate(ctx, valid, session.Client{IP: "192.0.2.99"}) // another client: the first is over budget
+	wantErr(t, "after logout", err, session.ErrUnauthenticated)
 }
