@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,17 +42,14 @@ func around(rec RequestRecorder, log *slog.Logger, draining func() bool, tracer 
 			if err := recoverPanic(c, next, log); err != nil {
 				c.Error(err)
 			}
-			route := c.Path()
-			if route == "" {
-				route = "unmatched"
-			}
+			route, method := routeLabel(c), methodLabel(c.Request().Method)
 			d := time.Since(start)
 			if rec != nil {
-				rec.ObserveRequest(route, c.Request().Method, c.Response().Status, d)
+				rec.ObserveRequest(route, method, c.Response().Status, d)
 			}
 			if log.Enabled(c.Request().Context(), slog.LevelDebug) {
 				log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request",
-					slog.String("method", c.Request().Method), slog.String("route", route),
+					slog.String("method", method), slog.String("route", route),
 					slog.Int("status", c.Response().Status), slog.Duration("duration", d),
 					slog.String("client", c.RealIP()), slog.String("request_id", requestID(c)))
 			}
@@ -60,19 +58,39 @@ func around(rec RequestRecorder, log *slog.Logger, draining func() bool, tracer 
 	}
 }
 
+// routeLabel is the matched route's template ("/v1/session/all/:id", or a
+// group's "/v1/admin/*" on a 404 or 405 under it), or "unmatched": Echo
+// reports only registered templates, never the raw path, so metrics, spans
+// and log lines have a closed set of routes whatever paths clients make up.
+func routeLabel(c echo.Context) string {
+	if route := c.Path(); route != "" {
+		return route
+	}
+	return "unmatched"
+}
+
+// methodLabel keeps the request method when it is one of HTTP's own, and
+// says "other" for anything a client made up (a label per made-up method
+// would grow the metrics without bound).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
 var traceContext = propagation.TraceContext{}
 
 // startSpan starts the request's span (a child of the caller's trace when
 // the request carries one) and returns the function that ends it.
 func startSpan(c echo.Context, tracer trace.Tracer) func() {
 	r := c.Request()
-	route := c.Path()
-	if route == "" {
-		route = "unmatched"
-	}
+	route, method := routeLabel(c), methodLabel(r.Method)
 	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := tracer.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
+	ctx, span := tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
 	c.SetRequest(r.WithContext(ctx))
 	return func() {
 		status := c.Response().Status
