@@ -63,6 +63,7 @@ chaos: services
 FUZZTIME ?= 60s
 fuzz: services
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./internal/session/
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalizeUser$$' -fuzztime $(FUZZTIME) ./internal/session/
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenFrom$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./internal/gateway/

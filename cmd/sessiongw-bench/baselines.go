@@ -67,7 +67,7 @@ func pgQueryHandler(pool *pgxpool.Pool, hash []byte) http.Handler {
 	e.Any("/v1/auth", func(c echo.Context) error {
 		var (
 			id                  [16]byte
-			uid                 int64
+			uid                 string
 			created, exp, act   time.Time
 			ip, ua, name, email string
 			remember, active    bool

@@ -70,8 +70,9 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	}
 	// Caches off: one query per answer. The counters are read one after
 	// the other while requests still in flight when the load stopped finish
-	// (at most one per connection), so they may differ by that many.
-	if r := rows[8].res; r.gatewayAuths == 0 || max(r.pgQueries-r.gatewayAuths, r.gatewayAuths-r.pgQueries) > int64(o.connections) {
+	// (at most one per connection), and concurrent lookups of the one token
+	// may share a query (coalescing), so allow that much either way.
+	if r := rows[8].res; r.gatewayAuths == 0 || r.pgQueries > r.gatewayAuths+int64(o.connections) || r.pgQueries < r.gatewayAuths*98/100 {
 		t.Errorf("caches off: %d Postgres queries for %d answers (%d connections); want one per answer", r.pgQueries, r.gatewayAuths, o.connections)
 	}
 	// Each distinct session requested costs one query; a short run may not

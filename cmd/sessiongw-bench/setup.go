@@ -86,7 +86,7 @@ func (b *bench) seed(ctx context.Context) error {
 	}
 	users := make([][]any, 1000)
 	for i := range users {
-		users[i] = []any{int64(i + 1), fmt.Sprintf("user%d", i+1), fmt.Sprintf("user%d@example.com", i+1), true, []string{"user"}}
+		users[i] = []any{strconv.Itoa(i + 1), fmt.Sprintf("user%d", i+1), fmt.Sprintf("user%d@example.com", i+1), true, []string{"user"}}
 	}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"id", "username", "email", "is_active", "roles"}, pgx.CopyFromRows(users)); err != nil {
 		return err
@@ -104,7 +104,7 @@ func (b *bench) seed(ctx context.Context) error {
 		h := tok.Hash()
 		id := uuid.New()
 		b.ids[i] = id.String()
-		rows[i] = []any{h[:], id, int64(i%1000 + 1), now, now.Add(24 * time.Hour), now,
+		rows[i] = []any{h[:], id, strconv.Itoa(i%1000 + 1), now, now.Add(24 * time.Hour), now,
 			"192.0.2.1", "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0", false}
 	}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"sessions"}, []string{"token_hash", "public_id", "user_id", "created_at",

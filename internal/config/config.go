@@ -234,4 +234,3 @@ func redact(env, v string) string {
 	}
 	return v
 }
-

@@ -58,7 +58,7 @@ func TestAdminUsers(t *testing.T) {
 	wantStatus(t, "create", r, http.StatusCreated)
 	var u apiUser
 	r.Decode(t, &u)
-	if u.ID != 10 || u.Username != "carol" || u.Email != "" || !u.IsActive || u.Roles == nil || len(u.Roles) != 0 {
+	if u.ID != "10" || u.Username != "carol" || u.Email != "" || !u.IsActive || u.Roles == nil || len(u.Roles) != 0 {
 		t.Errorf("created user = %+v; want defaults is_active=true roles=[]", u)
 	}
 	r = testenv.PutUser(t, base, 10, map[string]any{"username": "carol2", "email": "c@x", "is_active": false, "roles": []string{"ops"}})
@@ -85,10 +85,12 @@ func TestAdminUsers(t *testing.T) {
 		{"empty body", "/v1/admin/users/12", ``, 400},
 		{"wrong type", "/v1/admin/users/12", `{"username":"x","is_active":"yes"}`, 400},
 		{"bad role", "/v1/admin/users/12", `{"username":"x","roles":["a,b"]}`, 400},
-		{"id not a number", "/v1/admin/users/abc", `{"username":"x"}`, 400},
-		{"id zero", "/v1/admin/users/0", `{"username":"x"}`, 400},
-		{"id negative", "/v1/admin/users/-3", `{"username":"x"}`, 400},
-		{"id overflow", "/v1/admin/users/99999999999999999999", `{"username":"x"}`, 400},
+		{"id with a space", "/v1/admin/users/a%20b", `{"username":"x"}`, 400},
+		{"id with a slash", "/v1/admin/users/a%2Fb", `{"username":"x"}`, 400},
+		{"id not ASCII", "/v1/admin/users/%C3%A9", `{"username":"x"}`, 400},
+		{"id too long", "/v1/admin/users/" + strings.Repeat("x", 129), `{"username":"x"}`, 400},
+		{"username with NUL", "/v1/admin/users/12", `{"username":"a\u0000b"}`, 400},
+		{"role with NUL", "/v1/admin/users/12", `{"username":"x","roles":["\u0000"]}`, 400},
 		{"oversized", "/v1/admin/users/12", `{"username":"` + strings.Repeat("x", 100<<10) + `"}`, 413},
 	}
 	for _, b := range bad {
@@ -98,7 +100,7 @@ func TestAdminUsers(t *testing.T) {
 			t.Errorf("%s: no error code in %s", b.name, r.Body)
 		}
 	}
-	wantStatus(t, "get bad id", testenv.Do(t, http.MethodGet, base+"/v1/admin/users/x", nil, testenv.Admin()...), http.StatusBadRequest)
+	wantStatus(t, "get bad id", testenv.Do(t, http.MethodGet, base+"/v1/admin/users/x%20y", nil, testenv.Admin()...), http.StatusBadRequest)
 
 	user(t, base, 20, "dave")
 	tok, _ := testenv.NewSession(t, base, 20, false, "")
@@ -142,7 +144,9 @@ func TestAdminSessions(t *testing.T) {
 		{"missing user_id", `{"remember_me": true}`, 400, "invalid_input"},
 		{"bad ip", `{"user_id": 1, "ip_address": "nope"}`, 400, "invalid_input"},
 		{"unknown field", `{"user_id": 1, "ttl": 5}`, 400, "invalid_json"},
-		{"string user_id", `{"user_id": "1"}`, 400, "invalid_json"},
+		{"user_id of a bad form", `{"user_id": "a b"}`, 400, "invalid_input"},
+		{"user_id not a string or integer", `{"user_id": 1.5}`, 400, "invalid_input"},
+		{"user_id null", `{"user_id": null}`, 400, "invalid_input"},
 	} {
 		r := testenv.Do(t, http.MethodPost, base+"/v1/admin/sessions", c.body, testenv.Admin()...)
 		if r.Status != c.want || r.ErrorCode() != c.code {

@@ -2,8 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -214,14 +216,14 @@ func TestPropertyDeactivationIsImmediateEverywhere(t *testing.T) {
 	trials, violations := testenv.Trials(50), 0
 	for i := range trials {
 		uid := int64(100 + i)
-		user(t, reps[0].URL, uid, "u")
+		user(t, reps[0].URL, uid, fmt.Sprintf("u%d", uid))
 		tok, _ := testenv.NewSession(t, reps[0].URL, uid, false, "")
 		for _, rep := range reps {
 			auth(t, rep.URL, tok)
 			auth(t, rep.URL, tok)
 		}
 		by := reps[rng.IntN(len(reps))].URL
-		wantStatus(t, "deactivate", testenv.PutUser(t, by, uid, map[string]any{"username": "u", "is_active": false}), http.StatusOK)
+		wantStatus(t, "deactivate", testenv.PutUser(t, by, uid, map[string]any{"username": fmt.Sprintf("u%d", uid), "is_active": false}), http.StatusOK)
 		for _, j := range rng.Perm(len(reps)) {
 			if s := auth(t, reps[j].URL, tok).Status; s != http.StatusForbidden {
 				violations++
@@ -244,8 +246,8 @@ func TestPropertyExternalSQLReachesEveryReplica(t *testing.T) {
 	trials, violations := testenv.Trials(10), 0
 	var worst time.Duration
 	for i := range trials {
-		uid := int64(1000 + i)
-		user(t, base, uid, "ext")
+		uid := strconv.Itoa(1000 + i)
+		user(t, base, uid, "ext"+uid)
 		a, _ := testenv.NewSession(t, base, uid, false, "")
 		b, _ := testenv.NewSession(t, base, uid, false, "")
 		for _, rep := range reps {

@@ -24,7 +24,7 @@ func twoReplicas(t *testing.T, mod func(*config.Config)) (a, b *testenv.Replica,
 // sameDeviceSession creates a session whose address and user agent are
 // those of this test's requests (127.0.0.1, Go's client), so activity from
 // them is not a new device.
-func sameDeviceSession(t *testing.T, base string, userID int64, rememberMe bool) (token, id string) {
+func sameDeviceSession(t *testing.T, base string, userID any, rememberMe bool) (token, id string) {
 	t.Helper()
 	token, id, _ = testenv.NewSessionFrom(t, base, userID, rememberMe, "127.0.0.1", "Go-http-client/1.1")
 	return token, id

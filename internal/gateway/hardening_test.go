@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +82,74 @@ func TestUnknownTokensAreMeteredOnEveryEndpoint(t *testing.T) {
 	wantStatus(t, "logout of a valid session over budget", testenv.Do(t, http.MethodDelete, rep.URL+"/v1/session", nil,
 		"Authorization", "Bearer "+valid, "X-Forwarded-For", client), http.StatusNoContent)
 	wantStatus(t, "after that logout", auth(t, rep.URL, valid), http.StatusUnauthorized)
+}
+
+// TestIdentityValuesAreChecked: the attack's usernames, roles and NULs get
+// a clear 400 naming the field (never a 500), usernames are unique
+// regardless of case, and any user id the API accepts works everywhere.
+func TestIdentityValuesAreChecked(t *testing.T) {
+	t.Parallel()
+	rep, _ := setup(t)
+	base := rep.URL
+	wantStatus(t, "admin", testenv.PutUser(t, base, "1", map[string]any{"username": "admin"}), http.StatusCreated)
+	wantStatus(t, "same user again", testenv.PutUser(t, base, "1", map[string]any{"username": "admin", "roles": []string{"x"}}), http.StatusOK)
+	r := testenv.PutUser(t, base, "2", map[string]any{"username": "Admin"})
+	if r.Status != http.StatusConflict || r.ErrorCode() != "conflict" {
+		t.Errorf("a second user named Admin: %d %s; want 409 conflict", r.Status, r.Body)
+	}
+	for _, tt := range []struct {
+		field string
+		body  map[string]any
+	}{
+		{"username", map[string]any{"username": "admin "}},
+		{"username", map[string]any{"username": "admin\n"}},
+		{"username", map[string]any{"username": "\u00a0admin"}},
+		{"username", map[string]any{"username": "ad\u0000min"}},
+		{"email", map[string]any{"username": "carol", "email": "c\u0000@example.com"}},
+		{"roles", map[string]any{"username": "carol", "roles": []string{"ro\u000ble"}}},
+		{"roles", map[string]any{"username": "carol", "roles": []string{"x\u007f"}}},
+		{"roles", map[string]any{"username": "carol", "roles": []string{"admin\u3000"}}},
+	} {
+		r := testenv.PutUser(t, base, "3", tt.body)
+		if r.Status != http.StatusBadRequest || r.ErrorCode() != "invalid_input" || !strings.Contains(string(r.Body), tt.field) {
+			t.Errorf("%q: %d %s; want 400 invalid_input naming %s", tt.body, r.Status, r.Body, tt.field)
+		}
+	}
+	// NULs in a session's user agent (admin) and activity body (holder).
+	r = testenv.Do(t, http.MethodPost, base+"/v1/admin/sessions", `{"user_id":"1","user_agent":"a\u0000b"}`, testenv.Admin()...)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "user_agent") {
+		t.Errorf("user agent with a NUL: %d %s; want 400 naming user_agent", r.Status, r.Body)
+	}
+	tok, _ := testenv.NewSession(t, base, "1", false, "")
+	for _, body := range []string{`{"user_agent":"a\u0000b"}`, `{"ip_address":"192.0.2.1\u0000"}`} {
+		r = testenv.Do(t, http.MethodPost, base+"/v1/session/activity", body, testenv.Bearer(tok)...)
+		if r.Status != http.StatusBadRequest || r.ErrorCode() != "invalid_input" {
+			t.Errorf("activity %s: %d %s; want 400 invalid_input", body, r.Status, r.Body)
+		}
+	}
+	// Ids of every form the API accepts, through every admin path.
+	for _, id := range []string{"auth0|5f7c8ec7c33c6c004bbafe82", "google-oauth2|1234", "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", "3000000000", "a+b@example.com"} {
+		path := base + "/v1/admin/users/" + url.PathEscape(id)
+		wantStatus(t, "put "+id, testenv.PutUser(t, base, id, map[string]any{"username": "u-" + id}), http.StatusCreated)
+		tok, _ := testenv.NewSession(t, base, id, false, "")
+		if got := auth(t, base, tok).Header.Get("X-Auth-User-Id"); got != id {
+			t.Errorf("X-Auth-User-Id = %q; want %q", got, id)
+		}
+		for _, p := range []string{"", "/sessions", "/stats"} {
+			wantStatus(t, "GET "+p+" of "+id, testenv.Do(t, http.MethodGet, path+p, nil, testenv.Admin()...), http.StatusOK)
+		}
+		var page struct {
+			Records []struct {
+				UserID string `json:"user_id"`
+			}
+		}
+		r := testenv.Do(t, http.MethodGet, base+"/v1/admin/audit?user_id="+url.QueryEscape(id), nil, testenv.Admin()...)
+		wantStatus(t, "audit of "+id, r, http.StatusOK)
+		r.Decode(t, &page)
+		if len(page.Records) < 2 || page.Records[0].UserID != id {
+			t.Errorf("audit of %s: %+v; want its user.created and session.created", id, page.Records)
+		}
+		wantStatus(t, "revoke all of "+id, testenv.Do(t, http.MethodPost, path+"/sessions/revoke", nil, testenv.Admin()...), http.StatusOK)
+		wantStatus(t, "delete "+id, testenv.Do(t, http.MethodDelete, path, nil, testenv.Admin()...), http.StatusNoContent)
+	}
 }

@@ -14,7 +14,7 @@ import (
 
 type apiSession struct {
 	ID             string    `json:"id"`
-	UserID         int64     `json:"user_id"`
+	UserID         string    `json:"user_id"`
 	CreatedAt      time.Time `json:"created_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
 	LastActivityAt time.Time `json:"last_activity_at"`
@@ -25,7 +25,7 @@ type apiSession struct {
 }
 
 type apiUser struct {
-	ID       int64    `json:"id"`
+	ID       string   `json:"id"`
 	Username string   `json:"username"`
 	Email    string   `json:"email"`
 	IsActive bool     `json:"is_active"`
@@ -46,11 +46,11 @@ func TestRestore(t *testing.T) {
 		User    apiUser    `json:"user"`
 	}
 	r.Decode(t, &out)
-	if out.Session.ID != sid || out.Session.UserID != 1 || !out.Session.RememberMe || out.Session.IPAddress != "192.0.2.7" ||
+	if out.Session.ID != sid || out.Session.UserID != "1" || !out.Session.RememberMe || out.Session.IPAddress != "192.0.2.7" ||
 		out.Session.UserAgent != "agent/1.0" || out.Session.CreatedAt.IsZero() || out.Session.LastActivityAt.IsZero() {
 		t.Errorf("session = %+v", out.Session)
 	}
-	if out.User.ID != 1 || out.User.Username != "alice" || out.User.Email != "alice@example.com" || !out.User.IsActive ||
+	if out.User.ID != "1" || out.User.Username != "alice" || out.User.Email != "alice@example.com" || !out.User.IsActive ||
 		len(out.User.Roles) != 1 || out.User.Roles[0] != "admin" {
 		t.Errorf("user = %+v", out.User)
 	}
@@ -197,7 +197,7 @@ func TestOwnSessions(t *testing.T) {
 		t.Fatalf("list = %d sessions; want 3", len(list.Sessions))
 	}
 	for _, s := range list.Sessions {
-		if s.Current == nil || *s.Current != (s.ID == curID) || s.UserID != 1 {
+		if s.Current == nil || *s.Current != (s.ID == curID) || s.UserID != "1" {
 			t.Errorf("session %s: current = %v; want %v", s.ID, s.Current, s.ID == curID)
 		}
 	}

@@ -23,14 +23,14 @@ func setup(t *testing.T, mods ...func(*config.Config)) (*testenv.Replica, *teste
 	return testenv.Start(t, cfg, gateway.Options{Now: clk.Now}), clk
 }
 
-func user(t *testing.T, base string, id int64, name string, roles ...string) {
+func user(t *testing.T, base string, id any, name string, roles ...string) {
 	t.Helper()
 	if roles == nil {
 		roles = []string{}
 	}
 	r := testenv.PutUser(t, base, id, map[string]any{"username": name, "email": name + "@example.com", "roles": roles})
 	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
-		t.Fatalf("put user %d: %d %s", id, r.Status, r.Body)
+		t.Fatalf("put user %v: %d %s", id, r.Status, r.Body)
 	}
 }
 

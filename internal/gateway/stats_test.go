@@ -73,7 +73,7 @@ func TestSessionStats(t *testing.T) {
 		t.Errorf("stats of a user without sessions = %+v", empty)
 	}
 	wantStatus(t, "unknown user", testenv.Do(t, http.MethodGet, base+"/v1/admin/users/99/stats", nil, testenv.Admin()...), http.StatusNotFound)
-	wantStatus(t, "bad id", testenv.Do(t, http.MethodGet, base+"/v1/admin/users/x/stats", nil, testenv.Admin()...), http.StatusBadRequest)
+	wantStatus(t, "bad id", testenv.Do(t, http.MethodGet, base+"/v1/admin/users/a%20b/stats", nil, testenv.Admin()...), http.StatusBadRequest)
 	wantStatus(t, "own stats without a token", testenv.Do(t, http.MethodGet, base+"/v1/session/stats", nil), http.StatusUnauthorized)
 	wantStatus(t, "admin stats without the admin token", testenv.Do(t, http.MethodGet, base+"/v1/admin/users/1/stats", nil), http.StatusUnauthorized)
 }

@@ -99,10 +99,10 @@ func handleDeleteUser(svc Admin) echo.HandlerFunc {
 }
 
 type createSessionRequest struct {
-	UserID     *int64 `json:"user_id"`
-	RememberMe bool   `json:"remember_me"`
-	IPAddress  string `json:"ip_address"`
-	UserAgent  string `json:"user_agent"`
+	UserID     *userIDJSON `json:"user_id"`
+	RememberMe bool        `json:"remember_me"`
+	IPAddress  string      `json:"ip_address"`
+	UserAgent  string      `json:"user_agent"`
 }
 
 type createSessionResponse struct {
@@ -120,7 +120,7 @@ func handleCreateSession(svc Admin) echo.HandlerFunc {
 			return session.Invalid("user_id", "is required")
 		}
 		t, ss, err := svc.CreateSession(c.Request().Context(), session.CreateParams{
-			UserID: *req.UserID, RememberMe: req.RememberMe, IPAddress: req.IPAddress, UserAgent: req.UserAgent,
+			UserID: string(*req.UserID), RememberMe: req.RememberMe, IPAddress: req.IPAddress, UserAgent: req.UserAgent,
 		})
 		if err != nil {
 			return err

@@ -61,8 +61,10 @@ func handleAudit(svc Admin) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var f session.AuditFilter
 		var err error
-		if f.UserID, err = queryInt(c, "user_id"); err != nil {
-			return err
+		if v := c.QueryParam("user_id"); v != "" {
+			if f.UserID, err = session.ParseUserID(v); err != nil {
+				return err
+			}
 		}
 		if f.After, err = queryInt(c, "after"); err != nil {
 			return err

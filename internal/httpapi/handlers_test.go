@@ -21,6 +21,7 @@ type fakeService struct {
 	restored session.Restored
 	created  bool
 	last     string
+	userID   string // the user id of the last call that took one
 }
 
 var _ httpapi.Service = (*fakeService)(nil)
@@ -30,14 +31,18 @@ func (f *fakeService) call(name string) error { f.last = name; return f.err }
 func (f *fakeService) Validate(_ context.Context, _ session.Token, _ session.Client) (session.Restored, error) {
 	return f.restored, f.call("Validate")
 }
-func (f *fakeService) Logout(context.Context, session.Token, session.Client) error { return f.call("Logout") }
+func (f *fakeService) Logout(context.Context, session.Token, session.Client) error {
+	return f.call("Logout")
+}
 func (f *fakeService) RecordActivity(context.Context, session.Token, session.Client, string, string) error {
 	return f.call("RecordActivity")
 }
 func (f *fakeService) ListOwn(context.Context, session.Token, session.Client) ([]session.CurrentSession, error) {
 	return []session.CurrentSession{{Session: f.restored.Session, Current: true}}, f.call("ListOwn")
 }
-func (f *fakeService) RevokeOwn(context.Context, session.Token, session.Client, string) error { return f.call("RevokeOwn") }
+func (f *fakeService) RevokeOwn(context.Context, session.Token, session.Client, string) error {
+	return f.call("RevokeOwn")
+}
 func (f *fakeService) RevokeOthers(context.Context, session.Token, session.Client) (int, error) {
 	return 2, f.call("RevokeOthers")
 }
@@ -50,21 +55,23 @@ func (f *fakeService) AcknowledgeNewDevice(context.Context, session.Token, sessi
 func (f *fakeService) UpsertUser(_ context.Context, u session.User) (session.User, bool, error) {
 	return u, f.created, f.call("UpsertUser")
 }
-func (f *fakeService) GetUser(context.Context, int64) (session.User, error) {
+func (f *fakeService) GetUser(_ context.Context, id string) (session.User, error) {
+	f.userID = id
 	return f.restored.User, f.call("GetUser")
 }
-func (f *fakeService) DeleteUser(context.Context, int64) error { return f.call("DeleteUser") }
-func (f *fakeService) CreateSession(context.Context, session.CreateParams) (session.Token, session.Session, error) {
+func (f *fakeService) DeleteUser(context.Context, string) error { return f.call("DeleteUser") }
+func (f *fakeService) CreateSession(_ context.Context, p session.CreateParams) (session.Token, session.Session, error) {
+	f.userID = p.UserID
 	return testToken, f.restored.Session, f.call("CreateSession")
 }
-func (f *fakeService) ListUserSessions(context.Context, int64) ([]session.Session, error) {
+func (f *fakeService) ListUserSessions(context.Context, string) ([]session.Session, error) {
 	return []session.Session{f.restored.Session}, f.call("ListUserSessions")
 }
-func (f *fakeService) RevokeUserSessions(context.Context, int64, session.Token) (int, error) {
+func (f *fakeService) RevokeUserSessions(context.Context, string, session.Token) (int, error) {
 	return 4, f.call("RevokeUserSessions")
 }
 func (f *fakeService) RevokeByID(context.Context, string) error { return f.call("RevokeByID") }
-func (f *fakeService) UserStats(context.Context, int64) (session.Stats, error) {
+func (f *fakeService) UserStats(context.Context, string) (session.Stats, error) {
 	return session.Stats{ActiveSessions: 1}, f.call("UserStats")
 }
 func (f *fakeService) Cleanup(context.Context) (int, error) { return 5, f.call("Cleanup") }
@@ -84,8 +91,8 @@ const (
 
 func newRouter(f *fakeService, admin string) http.Handler {
 	f.restored = session.Restored{
-		Session: session.Session{ID: sessionID, UserID: 7, ExpiresAt: time.Now().Add(time.Hour), UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
-		User:    session.User{ID: 7, Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"admin", "ops"}},
+		Session: session.Session{ID: sessionID, UserID: "7", ExpiresAt: time.Now().Add(time.Hour), UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+		User:    session.User{ID: "7", Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"admin", "ops"}},
 	}
 	return httpapi.New(httpapi.Config{
 		Service: f, CookieName: "session_id", AdminToken: admin, Logger: slog.New(slog.DiscardHandler),
@@ -161,9 +168,10 @@ func TestRoutes(t *testing.T) {
 		{"PutUserCreated", request{"PUT", "/v1/admin/users/7", `{"username":"alice","roles":["admin"]}`, admin}, nil, true, 201, "", `"username":"alice"`, "UpsertUser"},
 		{"PutUserUpdated", request{"PUT", "/v1/admin/users/7", `{"username":"alice"}`, admin}, nil, false, 200, "", "", "UpsertUser"},
 		{"PutUserNoUsername", request{"PUT", "/v1/admin/users/7", `{}`, admin}, nil, false, 400, "invalid_input", "username", ""},
-		{"PutUserBadID", request{"PUT", "/v1/admin/users/x", `{"username":"a"}`, admin}, nil, false, 400, "invalid_input", "user_id", ""},
+		{"PutUserBadID", request{"PUT", "/v1/admin/users/a%20b", `{"username":"a"}`, admin}, nil, false, 400, "invalid_input", "user_id", ""},
+		{"PutUserStringID", request{"PUT", "/v1/admin/users/auth0%7C5f7c", `{"username":"a"}`, admin}, nil, true, 201, "", "", "UpsertUser"},
 		{"PutUserWrongType", request{"PUT", "/v1/admin/users/7", `{"username":1}`, admin}, nil, false, 400, "invalid_json", "username", ""},
-		{"GetUserOK", request{"GET", "/v1/admin/users/7", "", admin}, nil, false, 200, "", `"id":7`, "GetUser"},
+		{"GetUserOK", request{"GET", "/v1/admin/users/7", "", admin}, nil, false, 200, "", `"id":"7"`, "GetUser"},
 		{"GetUserNotFound", request{"GET", "/v1/admin/users/7", "", admin}, session.ErrUserNotFound, false, 404, "user_not_found", "", "GetUser"},
 		{"DeleteUserOK", request{"DELETE", "/v1/admin/users/7", "", admin}, nil, false, 204, "", "", "DeleteUser"},
 		{"ListUserSessionsOK", request{"GET", "/v1/admin/users/7/sessions", "", admin}, nil, false, 200, "", `"sessions":[`, "ListUserSessions"},
@@ -171,12 +179,17 @@ func TestRoutes(t *testing.T) {
 		{"RevokeUserSessionsBadExcept", request{"POST", "/v1/admin/users/7/sessions/revoke", `{"except_token":"x"}`, admin}, nil, false, 400, "invalid_input", "except_token", ""},
 		{"UserStatsOK", request{"GET", "/v1/admin/users/7/stats", "", admin}, nil, false, 200, "", `"active_sessions":1`, "UserStats"},
 		{"CreateSessionOK", request{"POST", "/v1/admin/sessions", `{"user_id":7}`, admin}, nil, false, 201, "", `"token":"` + string(testToken) + `"`, "CreateSession"},
+		{"CreateSessionStringUser", request{"POST", "/v1/admin/sessions", `{"user_id":"google-oauth2|1234"}`, admin}, nil, false, 201, "", `"user_id":"7"`, "CreateSession"},
+		{"CreateSessionFractionalUser", request{"POST", "/v1/admin/sessions", `{"user_id":4.5}`, admin}, nil, false, 400, "invalid_input", "user_id", ""},
 		{"CreateSessionNoUser", request{"POST", "/v1/admin/sessions", `{}`, admin}, nil, false, 400, "invalid_input", "user_id", ""},
 		{"CreateSessionInactive", request{"POST", "/v1/admin/sessions", `{"user_id":7}`, admin}, &session.ConflictError{Reason: "user 7 is inactive"}, false, 409, "conflict", "inactive", "CreateSession"},
 		{"RevokeSessionOK", request{"DELETE", "/v1/admin/sessions/" + sessionID, "", admin}, nil, false, 204, "", "", "RevokeByID"},
 		{"RevokeSessionNotFound", request{"DELETE", "/v1/admin/sessions/" + sessionID, "", admin}, session.ErrSessionNotFound, false, 404, "session_not_found", "", "RevokeByID"},
 		{"CleanupOK", request{"POST", "/v1/admin/cleanup", "", admin}, nil, false, 200, "", `{"deleted":5}`, "Cleanup"},
 		{"AuditOK", request{"GET", "/v1/admin/audit?limit=10", "", admin}, nil, false, 200, "", `"records":[]`, "AuditRecords"},
+		{"AuditByStringUser", request{"GET", "/v1/admin/audit?user_id=auth0%7C1&limit=10", "", admin}, nil, false, 200, "", `"records":[]`, "AuditRecords"},
+		{"AuditLargeUserID", request{"GET", "/v1/admin/audit?user_id=3000000000", "", admin}, nil, false, 200, "", `"records":[]`, "AuditRecords"},
+		{"AuditBadUserID", request{"GET", "/v1/admin/audit?user_id=a%20b", "", admin}, nil, false, 400, "invalid_input", "user_id", ""},
 		{"AuditBadLimit", request{"GET", "/v1/admin/audit?limit=5000", "", admin}, nil, false, 400, "invalid_input", "limit", ""},
 		{"AuditVerifyOK", request{"GET", "/v1/admin/audit/verify", "", admin}, nil, false, 200, "", `"ok":true`, "VerifyAudit"},
 		{"AuditVerifyBadHead", request{"GET", "/v1/admin/audit/verify?expect_head=x", "", admin}, nil, false, 400, "invalid_input", "", ""},
@@ -248,7 +261,7 @@ func TestAuthHeaders(t *testing.T) {
 		req.Header.Set("Cookie", "session_id="+string(testToken))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		want := map[string]string{"X-Auth-User-Id": "7", "X-Auth-Username": "alice", "X-Auth-Email": "a@example.com",
+		want := map[string]string{"X-Auth-User-Id": f.restored.User.ID, "X-Auth-Username": "alice", "X-Auth-Email": "a@example.com",
 			"X-Auth-Roles": strings.Join(f.restored.User.Roles, ","), "X-Auth-Session-Id": sessionID, "Cache-Control": "no-store"}
 		for k, v := range want {
 			if got := rec.Header().Get(k); got != v {
@@ -273,6 +286,31 @@ func TestAdminAPIOffWithoutToken(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != 404 {
 			t.Errorf("GET %s without an admin token configured = %d; want 404", path, rec.Code)
+		}
+	}
+}
+
+// TestUserIDInput: a user id is a string; a JSON integer still works (its
+// decimal text), and a path segment may be percent-encoded.
+func TestUserIDInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ method, path, body, want string }{
+		{"POST", "/v1/admin/sessions", `{"user_id":42}`, "42"},
+		{"POST", "/v1/admin/sessions", `{"user_id":"42"}`, "42"},
+		{"POST", "/v1/admin/sessions", `{"user_id":"auth0|5f7c8ec7"}`, "auth0|5f7c8ec7"},
+		{"GET", "/v1/admin/users/auth0%7C5f7c8ec7", "", "auth0|5f7c8ec7"},
+		{"GET", "/v1/admin/users/google-oauth2|1234", "", "google-oauth2|1234"},
+		{"GET", "/v1/admin/users/a+b@example.com", "", "a+b@example.com"},
+	}
+	for _, tt := range tests {
+		f := &fakeService{}
+		h := newRouter(f, adminToken)
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 300 || f.userID != tt.want {
+			t.Errorf("%s %s %s: %d, user id %q; want %q", tt.method, tt.path, tt.body, rec.Code, f.userID, tt.want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -85,7 +84,7 @@ func headerSet(name string) []identityHeader {
 func identityValue(f identityField, r session.Restored) string {
 	switch f {
 	case fieldUserID:
-		return strconv.FormatInt(r.User.ID, 10)
+		return r.User.ID
 	case fieldUsername:
 		return r.User.Username
 	case fieldEmail:
@@ -113,9 +112,8 @@ type identityWriter struct {
 
 // renderedIdentity is one session's rendered header values.
 type renderedIdentity struct {
-	userID              int64
-	username, email, id string
-	roles               []string
+	userID, username, email, id string
+	roles                       []string
 	// vals holds one one-element slice per header of the set, each with
 	// capacity 1: net/http only reads them, and an Add elsewhere copies.
 	vals [][]string

@@ -1,12 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -59,6 +60,10 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 }
 
 func jsonError(err error) error {
+	var invalid *session.InvalidError
+	if errors.As(err, &invalid) { // from a field's own UnmarshalJSON
+		return invalid
+	}
 	var (
 		mbe  *http.MaxBytesError
 		syn  *json.SyntaxError
@@ -86,13 +91,37 @@ func jsonError(err error) error {
 	return fmt.Errorf("%w: %s", errBadJSON, desc)
 }
 
-// userIDParam parses the :user_id path parameter.
-func userIDParam(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("user_id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, session.Invalid("user_id", "must be a positive integer")
+// userIDParam parses the :user_id path parameter (percent-encoded or not:
+// "auth0%7C5f7c" is "auth0|5f7c").
+func userIDParam(c echo.Context) (string, error) {
+	raw, err := url.PathUnescape(c.Param("user_id"))
+	if err != nil {
+		return "", session.Invalid("user_id", "is not a valid path segment")
 	}
-	return id, nil
+	return session.ParseUserID(raw)
+}
+
+// userIDJSON is a user id in a JSON body: a string, or, for callers from
+// when ids were integers, a JSON integer, taken as its decimal text
+// (42 is "42").
+type userIDJSON string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (u *userIDJSON) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*u = userIDJSON(s)
+		return nil
+	}
+	digits := bytes.TrimPrefix(b, []byte("-"))
+	if len(digits) == 0 || len(b) > session.MaxUserIDLen || bytes.ContainsFunc(digits, func(r rune) bool { return r < '0' || r > '9' }) {
+		return session.Invalid("user_id", "must be a string or an integer")
+	}
+	*u = userIDJSON(b)
+	return nil
 }
 
 // sessionIDParam parses the :id path parameter (a public session id).

@@ -32,13 +32,13 @@ type Holder interface {
 // Admin is what the admin API does.
 type Admin interface {
 	UpsertUser(ctx context.Context, u session.User) (session.User, bool, error)
-	GetUser(ctx context.Context, id int64) (session.User, error)
-	DeleteUser(ctx context.Context, id int64) error
+	GetUser(ctx context.Context, id string) (session.User, error)
+	DeleteUser(ctx context.Context, id string) error
 	CreateSession(ctx context.Context, p session.CreateParams) (session.Token, session.Session, error)
-	ListUserSessions(ctx context.Context, userID int64) ([]session.Session, error)
-	RevokeUserSessions(ctx context.Context, userID int64, except session.Token) (int, error)
+	ListUserSessions(ctx context.Context, userID string) ([]session.Session, error)
+	RevokeUserSessions(ctx context.Context, userID string, except session.Token) (int, error)
 	RevokeByID(ctx context.Context, id string) error
-	UserStats(ctx context.Context, userID int64) (session.Stats, error)
+	UserStats(ctx context.Context, userID string) (session.Stats, error)
 	Cleanup(ctx context.Context) (int, error)
 	AuditRecords(ctx context.Context, f session.AuditFilter) ([]session.AuditRecord, error)
 	VerifyAudit(ctx context.Context, expect *session.AuditHead) (session.AuditVerification, error)

@@ -25,7 +25,7 @@ func rollingExpiry(at, on, ttl, remember, absolute string) string {
 func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time, ip, userAgent string) error {
 	r := s.rolling
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var userID int64
+		var userID string
 		var id uuid.UUID
 		if err := tx.QueryRow(ctx, `
 			UPDATE sessions s SET last_activity_at = GREATEST(s.last_activity_at, $2), ip_address = $3, user_agent = $4,
@@ -73,7 +73,7 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	}
 	type other struct {
 		id     uuid.UUID
-		userID int64
+		userID string
 		at     time.Time
 		client session.Client
 	}
@@ -108,7 +108,7 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 
 // deviceKey is one address or user agent of one user.
 type deviceKey struct {
-	userID      int64
+	userID      string
 	kind, value string
 }
 
@@ -121,7 +121,7 @@ func newKnownDevices() *otter.Cache[deviceKey, struct{}] {
 
 // knows reports whether this replica saw the user use both the address
 // and the user agent of c within the hour.
-func (s *Store) knows(userID int64, c session.Client) bool {
+func (s *Store) knows(userID string, c session.Client) bool {
 	for _, k := range deviceKeys(userID, c) {
 		if _, ok := s.known.GetIfPresent(k); !ok {
 			return false
@@ -130,13 +130,13 @@ func (s *Store) knows(userID int64, c session.Client) bool {
 	return true
 }
 
-func (s *Store) remember(userID int64, c session.Client) {
+func (s *Store) remember(userID string, c session.Client) {
 	for _, k := range deviceKeys(userID, c) {
 		s.known.Set(k, struct{}{})
 	}
 }
 
-func deviceKeys(userID int64, c session.Client) []deviceKey {
+func deviceKeys(userID string, c session.Client) []deviceKey {
 	var ks []deviceKey
 	if c.IP != "" {
 		ks = append(ks, deviceKey{userID, session.DeviceAddress, c.IP})
@@ -151,7 +151,7 @@ func deviceKeys(userID int64, c session.Client) []deviceKey {
 // user's devices and applies session.IsNewDevice; a new device flags the
 // session and is audited (in tx, the transaction of the activity or
 // creation).
-func recordDevices(ctx context.Context, tx pgx.Tx, userID int64, sessionID string, c session.Client, at time.Time) (bool, error) {
+func recordDevices(ctx context.Context, tx pgx.Tx, userID string, sessionID string, c session.Client, at time.Time) (bool, error) {
 	var known int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM user_devices WHERE user_id = $1`, userID).Scan(&known); err != nil {
 		return false, err
@@ -185,7 +185,7 @@ func recordDevices(ctx context.Context, tx pgx.Tx, userID int64, sessionID strin
 // AcknowledgeNewDevice implements session.Store.
 func (s *Store) AcknowledgeNewDevice(ctx context.Context, h session.Hash) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var userID int64
+		var userID string
 		var id uuid.UUID
 		err := tx.QueryRow(ctx, `
 			UPDATE sessions SET new_device = false WHERE token_hash = $1 AND new_device

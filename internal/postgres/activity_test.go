@@ -15,7 +15,7 @@ func TestRollingSQLMatchesDomain(t *testing.T) {
 	t.Parallel()
 	store, pool := setup(t)
 	ctx := context.Background()
-	if _, _, _, err := store.UpsertUser(ctx, session.User{ID: 1, Username: "alice", IsActive: true, Roles: []string{}}); err != nil {
+	if _, _, _, err := store.UpsertUser(ctx, session.User{ID: "1", Username: "alice", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
 	p := session.Rolling{On: true, TTL: 24 * time.Hour, RememberTTL: 720 * time.Hour, Absolute: 1000 * time.Hour}
@@ -35,7 +35,7 @@ func TestRollingSQLMatchesDomain(t *testing.T) {
 	for _, direct := range []bool{false, true} {
 		for _, tt := range tests {
 			created := time.Now().UTC().Truncate(time.Microsecond).Add(-1000 * time.Hour)
-			tok, s := newSession(t, store, 1, created.Add(tt.lifetime))
+			tok, s := newSession(t, store, "1", created.Add(tt.lifetime))
 			if _, err := pool.Exec(ctx, `UPDATE sessions SET created_at = $2, last_activity_at = $2, remember_me = $3 WHERE public_id = $1`,
 				s.ID, created, tt.remember); err != nil {
 				t.Fatal(err)

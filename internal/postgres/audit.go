@@ -35,7 +35,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, e session.AuditEntry) error {
 	r.At = r.At.UTC()
 	r.Hash = session.ChainHash(r.PrevHash, r)
 	var userID, sessionID any
-	if r.UserID != 0 {
+	if r.UserID != "" {
 		userID = r.UserID
 	}
 	if r.SessionID != "" {
@@ -58,7 +58,7 @@ func (s *Store) AppendAudit(ctx context.Context, e session.AuditEntry) error {
 	return interpret("append audit record", err)
 }
 
-const auditCols = `seq, at, event, coalesce(user_id, 0), coalesce(session_id::text, ''), client_ip, user_agent, actor, details, prev_hash, hash`
+const auditCols = `seq, at, event, coalesce(user_id, ''), coalesce(session_id::text, ''), client_ip, user_agent, actor, details, prev_hash, hash`
 
 func scanAudit(row pgx.CollectableRow) (session.AuditRecord, error) {
 	var r session.AuditRecord
@@ -74,7 +74,7 @@ func scanAudit(row pgx.CollectableRow) (session.AuditRecord, error) {
 func (s *Store) AuditRecords(ctx context.Context, f session.AuditFilter) ([]session.AuditRecord, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+auditCols+` FROM audit_log
-		WHERE seq > $1 AND ($2 = 0 OR user_id = $2)
+		WHERE seq > $1 AND ($2::text = '' OR user_id = $2::text)
 		ORDER BY seq LIMIT $3`, f.After, f.UserID, f.Limit)
 	if err != nil {
 		return nil, interpret("audit records", err)

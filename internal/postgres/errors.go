@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -46,8 +47,12 @@ func unavailable(err error) bool {
 		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
-// isUniqueViolation reports a unique_violation (23505).
-func isUniqueViolation(err error) bool {
+// isUniqueViolation reports a unique_violation (23505), of one of the
+// named constraints or indexes when any are given.
+func isUniqueViolation(err error, constraints ...string) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return false
+	}
+	return len(constraints) == 0 || slices.Contains(constraints, pgErr.ConstraintName)
 }

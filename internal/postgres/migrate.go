@@ -51,6 +51,12 @@ func Migrations() ([]Migration, error) {
 // holds a session-level advisory lock (keyed by the current schema) for the
 // whole run, so replicas starting at once apply each migration exactly once.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	return MigrateTo(ctx, pool, int(^uint(0)>>1))
+}
+
+// MigrateTo applies pending migrations up to and including version target
+// (tests use it to build a database of an earlier schema).
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int) (int, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return 0, err
@@ -86,7 +92,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	}
 	n := 0
 	for _, m := range ms {
-		if applied[m.Version] {
+		if applied[m.Version] || m.Version > target {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {

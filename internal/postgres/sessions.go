@@ -52,7 +52,7 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (sessio
 		if _, err := s.GetUser(ctx, n.UserID); err != nil {
 			return session.Session{}, err
 		}
-		return session.Session{}, &session.ConflictError{Reason: fmt.Sprintf("user %d is inactive", n.UserID)}
+		return session.Session{}, &session.ConflictError{Reason: fmt.Sprintf("user %s is inactive", n.UserID)}
 	}
 	if isUniqueViolation(err) {
 		return session.Session{}, &session.ConflictError{Reason: "session already exists"}
@@ -91,7 +91,7 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
 	found := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var userID int64
+		var userID string
 		var id uuid.UUID
 		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -110,12 +110,12 @@ func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error)
 }
 
 // DeleteSessionByID implements session.Store (revoke one session).
-func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID int64) (session.Hash, error) {
+func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID string) (session.Hash, error) {
 	var b []byte
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var owner int64
+		var owner string
 		if err := tx.QueryRow(ctx, `
-			DELETE FROM sessions WHERE public_id = $1 AND ($2 = 0 OR user_id = $2)
+			DELETE FROM sessions WHERE public_id = $1 AND ($2 = '' OR user_id = $2)
 			RETURNING token_hash, user_id`, id, userID).Scan(&b, &owner); err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID int64) 
 }
 
 // DeleteUserSessions implements session.Store.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, except *session.Hash) ([]session.Hash, error) {
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string, except *session.Hash) ([]session.Hash, error) {
 	var keep []byte
 	if except != nil {
 		keep = except[:]
@@ -170,7 +170,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, except *se
 }
 
 // ListSessions implements session.Store.
-func (s *Store) ListSessions(ctx context.Context, userID int64, now time.Time) ([]session.Session, error) {
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]session.Session, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+sessionCols+` FROM sessions
 		WHERE user_id = $1 AND expires_at > $2

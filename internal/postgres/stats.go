@@ -8,7 +8,7 @@ import (
 )
 
 // SessionStats implements session.Store with one aggregate query.
-func (s *Store) SessionStats(ctx context.Context, userID int64, now time.Time) (session.Stats, error) {
+func (s *Store) SessionStats(ctx context.Context, userID string, now time.Time) (session.Stats, error) {
 	var st session.Stats
 	err := s.pool.QueryRow(ctx, `
 		SELECT count(*),

@@ -28,7 +28,7 @@ func setup(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
 	return postgres.NewStore(pool), pool
 }
 
-func newSession(t *testing.T, s *postgres.Store, userID int64, expires time.Time) (session.Token, session.Session) {
+func newSession(t *testing.T, s *postgres.Store, userID string, expires time.Time) (session.Token, session.Session) {
 	t.Helper()
 	tok, _ := session.NewToken()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -87,34 +87,34 @@ func TestStoreErrors(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := context.Background()
-	if _, err := s.GetUser(ctx, 999); !errors.Is(err, session.ErrUserNotFound) {
+	if _, err := s.GetUser(ctx, "999"); !errors.Is(err, session.ErrUserNotFound) {
 		t.Errorf("GetUser(unknown) = %v; want ErrUserNotFound", err)
 	}
-	if _, err := s.DeleteUser(ctx, 999); !errors.Is(err, session.ErrUserNotFound) {
+	if _, err := s.DeleteUser(ctx, "999"); !errors.Is(err, session.ErrUserNotFound) {
 		t.Errorf("DeleteUser(unknown) = %v; want ErrUserNotFound", err)
 	}
-	if _, err := s.DeleteUserSessions(ctx, 999, nil); !errors.Is(err, session.ErrUserNotFound) {
+	if _, err := s.DeleteUserSessions(ctx, "999", nil); !errors.Is(err, session.ErrUserNotFound) {
 		t.Errorf("DeleteUserSessions(unknown) = %v; want ErrUserNotFound", err)
 	}
 	if _, err := s.Restore(ctx, session.Hash{1}); !errors.Is(err, session.ErrUnauthenticated) {
 		t.Errorf("Restore(unknown) = %v; want ErrUnauthenticated", err)
 	}
-	if _, err := s.DeleteSessionByID(ctx, testenvUUID(t), 0); !errors.Is(err, session.ErrSessionNotFound) {
+	if _, err := s.DeleteSessionByID(ctx, testenvUUID(t), ""); !errors.Is(err, session.ErrSessionNotFound) {
 		t.Errorf("DeleteSessionByID(unknown) = %v; want ErrSessionNotFound", err)
 	}
 	tok, _ := session.NewToken()
-	ns := session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: 999, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	ns := session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "999", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 	if _, err := s.CreateSession(ctx, ns); !errors.Is(err, session.ErrUserNotFound) {
 		t.Errorf("CreateSession(unknown user) = %v; want ErrUserNotFound", err)
 	}
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: 5, Username: "u", IsActive: false, Roles: []string{}}); err != nil {
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "5", Username: "u", IsActive: false, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	ns.UserID = 5
+	ns.UserID = "5"
 	if _, err := s.CreateSession(ctx, ns); !errors.Is(err, session.ErrConflict) {
 		t.Errorf("CreateSession(inactive user) = %v; want ErrConflict", err)
 	}
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: 5, Username: "u", IsActive: true, Roles: []string{}}); err != nil {
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "5", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateSession(ctx, ns); err != nil {
@@ -145,12 +145,12 @@ func TestUpsertReturnsSessionHashesAndCreated(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := context.Background()
-	u, created, hs, err := s.UpsertUser(ctx, session.User{ID: 7, Username: "bob", Email: "b@x", IsActive: true, Roles: []string{"a"}})
+	u, created, hs, err := s.UpsertUser(ctx, session.User{ID: "7", Username: "bob", Email: "b@x", IsActive: true, Roles: []string{"a"}})
 	if err != nil || !created || len(hs) != 0 || u.Username != "bob" {
 		t.Fatalf("UpsertUser(new) = %+v, %v, %v, %v", u, created, hs, err)
 	}
-	tok, _ := newSession(t, s, 7, time.Now().Add(time.Hour))
-	_, created, hs, err = s.UpsertUser(ctx, session.User{ID: 7, Username: "bobby", IsActive: false, Roles: []string{}})
+	tok, _ := newSession(t, s, "7", time.Now().Add(time.Hour))
+	_, created, hs, err = s.UpsertUser(ctx, session.User{ID: "7", Username: "bobby", IsActive: false, Roles: []string{}})
 	if err != nil || created || len(hs) != 1 || hs[0] != tok.Hash() {
 		t.Fatalf("UpsertUser(update) = created %v, hashes %v, %v; want false and the session's hash", created, hs, err)
 	}
@@ -164,13 +164,13 @@ func TestDeleteUserSessionsExcept(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := context.Background()
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: 1, Username: "a", IsActive: true, Roles: []string{}}); err != nil {
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "1", Username: "a", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	keep, _ := newSession(t, s, 1, time.Now().Add(time.Hour))
-	newSession(t, s, 1, time.Now().Add(time.Hour))
-	newSession(t, s, 1, time.Now().Add(time.Hour))
-	hs, err := s.DeleteUserSessions(ctx, 1, new(keep.Hash()))
+	keep, _ := newSession(t, s, "1", time.Now().Add(time.Hour))
+	newSession(t, s, "1", time.Now().Add(time.Hour))
+	newSession(t, s, "1", time.Now().Add(time.Hour))
+	hs, err := s.DeleteUserSessions(ctx, "1", new(keep.Hash()))
 	if err != nil || len(hs) != 2 {
 		t.Fatalf("DeleteUserSessions = %d hashes, %v; want 2", len(hs), err)
 	}
@@ -183,13 +183,13 @@ func TestTouchAndDeleteExpired(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := context.Background()
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: 1, Username: "a", IsActive: true, Roles: []string{}}); err != nil {
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "1", Username: "a", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	live, ls := newSession(t, s, 1, now.Add(time.Hour))
+	live, ls := newSession(t, s, "1", now.Add(time.Hour))
 	for range 3 {
-		newSession(t, s, 1, now.Add(-time.Second))
+		newSession(t, s, "1", now.Add(-time.Second))
 	}
 	later := now.Add(10 * time.Minute)
 	if err := s.TouchSessions(ctx, []session.Touch{{SessionID: ls.ID, At: later}}); err != nil {
@@ -203,7 +203,7 @@ func TestTouchAndDeleteExpired(t *testing.T) {
 	if !r.Session.LastActivityAt.Equal(later) {
 		t.Errorf("last_activity_at = %v; want %v", r.Session.LastActivityAt, later)
 	}
-	list, _ := s.ListSessions(ctx, 1, now)
+	list, _ := s.ListSessions(ctx, "1", now)
 	if len(list) != 1 {
 		t.Errorf("ListSessions = %d; want only the live one", len(list))
 	}

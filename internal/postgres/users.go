@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,6 +63,9 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 		}
 		return nil
 	})
+	if isUniqueViolation(err, "users_username_lower_key") {
+		return session.User{}, false, nil, &session.ConflictError{Reason: fmt.Sprintf("username %q is taken (usernames are unique regardless of case)", u.Username)}
+	}
 	if err != nil {
 		return session.User{}, false, nil, interpret("upsert user", err)
 	}
@@ -69,7 +73,7 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 }
 
 // GetUser implements session.Store.
-func (s *Store) GetUser(ctx context.Context, id int64) (session.User, error) {
+func (s *Store) GetUser(ctx context.Context, id string) (session.User, error) {
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return session.User{}, session.ErrUserNotFound
@@ -81,7 +85,7 @@ func (s *Store) GetUser(ctx context.Context, id int64) (session.User, error) {
 }
 
 // DeleteUser implements session.Store.
-func (s *Store) DeleteUser(ctx context.Context, id int64) ([]session.Hash, error) {
+func (s *Store) DeleteUser(ctx context.Context, id string) ([]session.Hash, error) {
 	var hashes []session.Hash
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id)

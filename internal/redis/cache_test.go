@@ -16,10 +16,10 @@ import (
 func restored() session.Restored {
 	at := time.Date(2026, 11, 27, 10, 0, 0, 123456000, time.UTC)
 	return session.Restored{
-		Session: session.Session{ID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", UserID: 42, CreatedAt: at,
+		Session: session.Session{ID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", UserID: "auth0|42", CreatedAt: at,
 			ExpiresAt: at.Add(24 * time.Hour), LastActivityAt: at.Add(time.Minute), IPAddress: "10.0.0.1",
 			UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", RememberMe: true, NewDevice: true},
-		User: session.User{ID: 42, Username: "alice", Email: "alice@example.com", IsActive: true, Roles: []string{"admin", "dev"}},
+		User: session.User{ID: "auth0|42", Username: "alice", Email: "alice@example.com", IsActive: true, Roles: []string{"admin", "dev"}},
 	}
 }
 

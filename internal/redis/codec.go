@@ -14,9 +14,9 @@ import (
 // entry is about 150 bytes where JSON took about 300; MEMORY USAGE counts
 // key and overhead on top):
 //
-//	version byte (1)
+//	version byte (2)
 //	session id: 16 bytes (a UUID)
-//	user id: uvarint
+//	user id: uvarint length + bytes
 //	created: varint, Unix microseconds
 //	expires, last activity: varint, microseconds after created
 //	flags: 1 byte (1: remember me, 2: user active, 4: new device)
@@ -24,8 +24,9 @@ import (
 //	roles: uvarint count, then uvarint length + bytes each
 //
 // A value in any other form (an older version, garbage) does not decode,
-// and the cache treats it as a miss and removes it.
-const codecVersion = 1
+// and the cache treats it as a miss and removes it. Version 1 held the user
+// id as a uvarint (ids were integers then).
+const codecVersion = 2
 
 const (
 	flagRemember = 1 << iota
@@ -43,10 +44,10 @@ func Encode(r session.Restored) ([]byte, error) {
 		return nil, errors.New("redis: session id is not a UUID")
 	}
 	created := s.CreatedAt.UnixMicro()
-	b := make([]byte, 0, 64+len(s.IPAddress)+len(s.UserAgent)+len(u.Username)+len(u.Email)+8*len(u.Roles))
+	b := make([]byte, 0, 64+len(u.ID)+len(s.IPAddress)+len(s.UserAgent)+len(u.Username)+len(u.Email)+8*len(u.Roles))
 	b = append(b, codecVersion)
 	b = append(b, id[:]...)
-	b = binary.AppendUvarint(b, uint64(u.ID))
+	b = appendString(b, u.ID)
 	b = binary.AppendVarint(b, created)
 	b = binary.AppendVarint(b, s.ExpiresAt.UnixMicro()-created)
 	b = binary.AppendVarint(b, s.LastActivityAt.UnixMicro()-created)
@@ -87,7 +88,7 @@ func decodeString(v string) (session.Restored, error) {
 	}
 	var id uuid.UUID
 	copy(id[:], d.take(16))
-	userID := d.uvarint()
+	userID := d.string()
 	created := d.varint()
 	expires, activity := created+d.varint(), created+d.varint()
 	flags := d.byte()
@@ -103,17 +104,17 @@ func decodeString(v string) (session.Restored, error) {
 	for i := range roles {
 		roles[i] = d.string()
 	}
-	if d.bad || len(d.v) != 0 || userID == 0 || userID > 1<<63-1 || id == (uuid.UUID{}) {
+	if d.bad || len(d.v) != 0 || userID == "" || id == (uuid.UUID{}) {
 		return session.Restored{}, errEntry
 	}
 	return session.Restored{
 		Session: session.Session{
-			ID: id.String(), UserID: int64(userID),
+			ID: id.String(), UserID: userID,
 			CreatedAt: time.UnixMicro(created).UTC(), ExpiresAt: time.UnixMicro(expires).UTC(),
 			LastActivityAt: time.UnixMicro(activity).UTC(),
 			IPAddress:      ip, UserAgent: ua, RememberMe: flags&flagRemember != 0, NewDevice: flags&flagNewDevice != 0,
 		},
-		User: session.User{ID: int64(userID), Username: username, Email: email, IsActive: flags&flagActive != 0, Roles: roles},
+		User: session.User{ID: userID, Username: username, Email: email, IsActive: flags&flagActive != 0, Roles: roles},
 	}, nil
 }
 

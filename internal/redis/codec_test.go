@@ -43,7 +43,8 @@ func TestDecodeRejectsDamage(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"truncated":     good[:len(good)-1],
 		"trailing data": append(append([]byte{}, good...), 0),
-		"other version": append([]byte{2}, good[1:]...),
+		"version 1":     append([]byte{1}, good[1:]...),
+		"version 3":     append([]byte{3}, good[1:]...),
 		"old JSON":      []byte(`{"i":"b78e32c8-1c73-4b34-b244-ba6ed8fb239b","u":42,"e":1}`),
 		"empty":         nil,
 	} {

@@ -67,7 +67,7 @@ type AuditRecord struct {
 	Seq       int64           `json:"seq"`
 	At        time.Time       `json:"at"`
 	Event     string          `json:"event"`
-	UserID    int64           `json:"user_id,omitempty"` // 0: none
+	UserID    string          `json:"user_id,omitempty"` // "": none
 	SessionID string          `json:"session_id,omitempty"`
 	ClientIP  string          `json:"client_ip"`
 	UserAgent string          `json:"user_agent"`
@@ -117,11 +117,10 @@ func ChainHash(prev []byte, r AuditRecord) []byte {
 	field(strconv.FormatInt(r.Seq, 10))
 	field(strconv.FormatInt(r.At.UnixMicro(), 10))
 	field(r.Event)
-	if r.UserID != 0 {
-		field(strconv.FormatInt(r.UserID, 10))
-	} else {
-		field("")
-	}
+	// A user id is its text; ids that were integers before user ids
+	// became strings were hashed as their decimal form, so old records
+	// still verify.
+	field(r.UserID)
 	field(r.SessionID)
 	field(r.ClientIP)
 	field(r.UserAgent)
@@ -230,9 +229,9 @@ type AuditVerification struct {
 }
 
 // AuditFilter pages through the log: records after seq After, of UserID
-// when non-zero, at most Limit.
+// when not empty, at most Limit.
 type AuditFilter struct {
-	UserID int64
+	UserID string
 	After  int64
 	Limit  int
 }

@@ -12,7 +12,7 @@ func chain(n int) []AuditRecord {
 	var out []AuditRecord
 	for i := 1; i <= n; i++ {
 		r := AuditRecord{Seq: int64(i), At: time.Unix(1_800_000_000, int64(i)*1000).UTC(), Event: EventSessionCreated,
-			UserID: 7, SessionID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", Actor: ActorAdmin, Details: AuditDetails(map[string]any{"b": 1, "a": 2})}
+			UserID: "7", SessionID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", Actor: ActorAdmin, Details: AuditDetails(map[string]any{"b": 1, "a": 2})}
 		r.PrevHash = prev
 		r.Hash = ChainHash(prev, r)
 		prev = r.Hash

@@ -11,7 +11,7 @@ import (
 // records; the store only supplies the facts it learnt while writing.
 type AuditEntry struct {
 	Event     string
-	UserID    int64
+	UserID    string
 	SessionID string
 	Details   map[string]any
 }
@@ -23,20 +23,20 @@ func SessionCreatedEntry(s Session) AuditEntry {
 }
 
 // LogoutEntry records a session cleared by its holder's logout.
-func LogoutEntry(userID int64, sessionID string) AuditEntry {
+func LogoutEntry(userID string, sessionID string) AuditEntry {
 	return AuditEntry{Event: EventSessionCleared, UserID: userID, SessionID: sessionID}
 }
 
 // RevokedEntry records one session revoked by public id; by is the kind
 // of actor that did it (self or admin).
-func RevokedEntry(userID int64, sessionID, by string) AuditEntry {
+func RevokedEntry(userID string, sessionID, by string) AuditEntry {
 	return AuditEntry{Event: EventSessionRevoked, UserID: userID, SessionID: sessionID, Details: map[string]any{"by": by}}
 }
 
 // RevokedUserSessionsEntry records the revocation of a user's sessions:
 // all of them, or (keep) all but the caller's, whose public id is kept
 // when known.
-func RevokedUserSessionsEntry(userID int64, keep bool, keptID string, count int) AuditEntry {
+func RevokedUserSessionsEntry(userID string, keep bool, keptID string, count int) AuditEntry {
 	e := AuditEntry{Event: EventSessionsRevokedAll, UserID: userID, Details: map[string]any{"count": count}}
 	if keep {
 		e.Event, e.SessionID = EventSessionsRevokedOthers, keptID
@@ -92,18 +92,18 @@ func ChangedFields(a, b User) []string {
 }
 
 // UserDeletedEntry records a deleted user and how many sessions went too.
-func UserDeletedEntry(userID int64, sessions int) AuditEntry {
+func UserDeletedEntry(userID string, sessions int) AuditEntry {
 	return AuditEntry{Event: EventUserDeleted, UserID: userID, Details: map[string]any{"sessions": sessions}}
 }
 
 // NewDeviceEntry records a session flagged by the new-device rule; fresh
 // names what was new (DeviceAddress, DeviceUserAgent).
-func NewDeviceEntry(userID int64, sessionID string, fresh []string) AuditEntry {
+func NewDeviceEntry(userID string, sessionID string, fresh []string) AuditEntry {
 	return AuditEntry{Event: EventSessionNewDevice, UserID: userID, SessionID: sessionID, Details: map[string]any{"new": fresh}}
 }
 
 // NewDeviceAcknowledgedEntry records the holder clearing the flag.
-func NewDeviceAcknowledgedEntry(userID int64, sessionID string) AuditEntry {
+func NewDeviceAcknowledgedEntry(userID string, sessionID string) AuditEntry {
 	return AuditEntry{Event: EventNewDeviceAcknowledged, UserID: userID, SessionID: sessionID}
 }
 

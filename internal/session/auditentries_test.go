@@ -10,7 +10,7 @@ import (
 
 func TestUserChangeEntry(t *testing.T) {
 	t.Parallel()
-	alice := session.User{ID: 1, Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"user"}}
+	alice := session.User{ID: "1", Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"user"}}
 	renamed := alice
 	renamed.Username, renamed.Roles = "alicia", []string{"user", "admin"}
 	off := alice
@@ -35,8 +35,8 @@ func TestUserChangeEntry(t *testing.T) {
 		if ok != tt.wantOK || e.Event != tt.wantEvent || (tt.wantOK && !reflect.DeepEqual(e.Details, tt.wantDet)) {
 			t.Errorf("%s: UserChangeEntry = %+v, %v; want %s %v", tt.name, e, ok, tt.wantEvent, tt.wantDet)
 		}
-		if ok && e.UserID != 1 {
-			t.Errorf("%s: user id %d; want 1", tt.name, e.UserID)
+		if ok && e.UserID != "1" {
+			t.Errorf("%s: user id %q; want 1", tt.name, e.UserID)
 		}
 	}
 }
@@ -44,23 +44,23 @@ func TestUserChangeEntry(t *testing.T) {
 func TestSessionEntries(t *testing.T) {
 	t.Parallel()
 	exp := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	s := session.Session{ID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", UserID: 7, ExpiresAt: exp, RememberMe: true}
+	s := session.Session{ID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", UserID: "7", ExpiresAt: exp, RememberMe: true}
 	tests := []struct {
 		name string
 		got  session.AuditEntry
 		want session.AuditEntry
 	}{
-		{"Created", session.SessionCreatedEntry(s), session.AuditEntry{Event: session.EventSessionCreated, UserID: 7, SessionID: s.ID,
+		{"Created", session.SessionCreatedEntry(s), session.AuditEntry{Event: session.EventSessionCreated, UserID: "7", SessionID: s.ID,
 			Details: map[string]any{"remember_me": true, "expires_at": "2026-12-02T12:00:00Z"}}},
-		{"Logout", session.LogoutEntry(7, s.ID), session.AuditEntry{Event: session.EventSessionCleared, UserID: 7, SessionID: s.ID}},
-		{"RevokedByAdmin", session.RevokedEntry(7, s.ID, session.ActorAdmin), session.AuditEntry{Event: session.EventSessionRevoked, UserID: 7, SessionID: s.ID,
+		{"Logout", session.LogoutEntry("7", s.ID), session.AuditEntry{Event: session.EventSessionCleared, UserID: "7", SessionID: s.ID}},
+		{"RevokedByAdmin", session.RevokedEntry("7", s.ID, session.ActorAdmin), session.AuditEntry{Event: session.EventSessionRevoked, UserID: "7", SessionID: s.ID,
 			Details: map[string]any{"by": "admin"}}},
-		{"RevokedAll", session.RevokedUserSessionsEntry(7, false, "", 3), session.AuditEntry{Event: session.EventSessionsRevokedAll, UserID: 7,
+		{"RevokedAll", session.RevokedUserSessionsEntry("7", false, "", 3), session.AuditEntry{Event: session.EventSessionsRevokedAll, UserID: "7",
 			Details: map[string]any{"count": 3}}},
-		{"RevokedOthers", session.RevokedUserSessionsEntry(7, true, s.ID, 2), session.AuditEntry{Event: session.EventSessionsRevokedOthers, UserID: 7, SessionID: s.ID,
+		{"RevokedOthers", session.RevokedUserSessionsEntry("7", true, s.ID, 2), session.AuditEntry{Event: session.EventSessionsRevokedOthers, UserID: "7", SessionID: s.ID,
 			Details: map[string]any{"count": 2}}},
-		{"UserDeleted", session.UserDeletedEntry(7, 4), session.AuditEntry{Event: session.EventUserDeleted, UserID: 7, Details: map[string]any{"sessions": 4}}},
-		{"NewDevice", session.NewDeviceEntry(7, s.ID, []string{session.DeviceAddress}), session.AuditEntry{Event: session.EventSessionNewDevice, UserID: 7, SessionID: s.ID,
+		{"UserDeleted", session.UserDeletedEntry("7", 4), session.AuditEntry{Event: session.EventUserDeleted, UserID: "7", Details: map[string]any{"sessions": 4}}},
+		{"NewDevice", session.NewDeviceEntry("7", s.ID, []string{session.DeviceAddress}), session.AuditEntry{Event: session.EventSessionNewDevice, UserID: "7", SessionID: s.ID,
 			Details: map[string]any{"new": []string{"ip_address"}}}},
 	}
 	for _, tt := range tests {

@@ -48,9 +48,12 @@ func (s *Service) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecor
 	if s.audit == nil {
 		return nil, ErrUnavailable
 	}
+	if f.UserID != "" {
+		if _, err := ParseUserID(f.UserID); err != nil {
+			return nil, err
+		}
+	}
 	switch {
-	case f.UserID < 0:
-		return nil, Invalid("user_id", "must be a positive integer")
 	case f.After < 0:
 		return nil, Invalid("after", "must be a sequence number (0 or more)")
 	case f.Limit < 0 || f.Limit > MaxAuditPage:

@@ -40,7 +40,7 @@ func (c *clock) Advance(d time.Duration) {
 // memStore is the source of truth.
 type memStore struct {
 	mu       sync.Mutex
-	users    map[int64]session.User
+	users    map[string]session.User
 	sessions map[session.Hash]session.Session
 	restores int           // Restore calls
 	down     bool          // every call fails with ErrUnavailable
@@ -48,7 +48,7 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{users: map[int64]session.User{}, sessions: map[session.Hash]session.Session{}}
+	return &memStore{users: map[string]session.User{}, sessions: map[session.Hash]session.Session{}}
 }
 
 var errDown = errors.New("memstore: down")
@@ -72,7 +72,7 @@ func (m *memStore) restoreCount() int {
 	return m.restores
 }
 
-func (m *memStore) hashesOf(userID int64, except *session.Hash) []session.Hash {
+func (m *memStore) hashesOf(userID string, except *session.Hash) []session.Hash {
 	var hs []session.Hash
 	for h, s := range m.sessions {
 		if s.UserID == userID && (except == nil || h != *except) {
@@ -97,7 +97,7 @@ func (m *memStore) UpsertUser(_ context.Context, u session.User) (session.User, 
 	return u, false, m.hashesOf(u.ID, nil), nil
 }
 
-func (m *memStore) GetUser(_ context.Context, id int64) (session.User, error) {
+func (m *memStore) GetUser(_ context.Context, id string) (session.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.unavailable(); err != nil {
@@ -110,7 +110,7 @@ func (m *memStore) GetUser(_ context.Context, id int64) (session.User, error) {
 	return u, nil
 }
 
-func (m *memStore) DeleteUser(_ context.Context, id int64) ([]session.Hash, error) {
+func (m *memStore) DeleteUser(_ context.Context, id string) ([]session.Hash, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.users[id]; !ok {
@@ -135,7 +135,7 @@ func (m *memStore) CreateSession(_ context.Context, n session.NewSession) (sessi
 		return session.Session{}, session.ErrUserNotFound
 	}
 	if !u.IsActive {
-		return session.Session{}, &session.ConflictError{Reason: "user " + strconv.FormatInt(n.UserID, 10) + " is inactive"}
+		return session.Session{}, &session.ConflictError{Reason: "user " + n.UserID + " is inactive"}
 	}
 	s := session.Session{ID: n.ID, UserID: n.UserID, CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt, LastActivityAt: n.CreatedAt,
 		IPAddress: n.IPAddress, UserAgent: n.UserAgent, RememberMe: n.RememberMe}
@@ -180,11 +180,11 @@ func (m *memStore) DeleteSession(_ context.Context, h session.Hash) (bool, error
 	return ok, nil
 }
 
-func (m *memStore) DeleteSessionByID(_ context.Context, id string, userID int64) (session.Hash, error) {
+func (m *memStore) DeleteSessionByID(_ context.Context, id string, userID string) (session.Hash, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for h, s := range m.sessions {
-		if s.ID == id && (userID == 0 || s.UserID == userID) {
+		if s.ID == id && (userID == "" || s.UserID == userID) {
 			delete(m.sessions, h)
 			return h, nil
 		}
@@ -192,7 +192,7 @@ func (m *memStore) DeleteSessionByID(_ context.Context, id string, userID int64)
 	return session.Hash{}, session.ErrSessionNotFound
 }
 
-func (m *memStore) DeleteUserSessions(_ context.Context, userID int64, except *session.Hash) ([]session.Hash, error) {
+func (m *memStore) DeleteUserSessions(_ context.Context, userID string, except *session.Hash) ([]session.Hash, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.users[userID]; !ok {
@@ -205,7 +205,7 @@ func (m *memStore) DeleteUserSessions(_ context.Context, userID int64, except *s
 	return hs, nil
 }
 
-func (m *memStore) ListSessions(_ context.Context, userID int64, now time.Time) ([]session.Session, error) {
+func (m *memStore) ListSessions(_ context.Context, userID string, now time.Time) ([]session.Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := []session.Session{}
@@ -259,7 +259,7 @@ func (m *memStore) AcknowledgeNewDevice(_ context.Context, h session.Hash) error
 
 func (m *memStore) PruneDevices(context.Context, time.Time) (int, error) { return 0, nil }
 
-func (m *memStore) SessionStats(_ context.Context, userID int64, now time.Time) (session.Stats, error) {
+func (m *memStore) SessionStats(_ context.Context, userID string, now time.Time) (session.Stats, error) {
 	list, _ := m.ListSessions(context.Background(), userID, now)
 	return session.Stats{ActiveSessions: len(list)}, nil
 }

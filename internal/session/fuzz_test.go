@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -32,6 +34,41 @@ func FuzzParseToken(f *testing.F) {
 		}
 		if again, err := session.ParseToken(raw); err != nil || again != tok {
 			t.Fatalf("ParseToken is not idempotent on %q", raw)
+		}
+	})
+}
+
+// FuzzNormalizeUser: whatever it accepts is safe to send as an HTTP header
+// value and stable (normalising again changes nothing); it never panics.
+func FuzzNormalizeUser(f *testing.F) {
+	f.Add("42", "alice", "a@example.com", "admin")
+	f.Add("auth0|5f7c", "admin\u00a0", "", "ro\u000ble")
+	f.Add("1", "Rene\u0301", "x\x00y", "a,b")
+	f.Add("", "\u202eadmin", "e", "x\u007f")
+	f.Fuzz(func(t *testing.T, id, username, email, role string) {
+		u, err := session.NormalizeUser(session.User{ID: id, Username: username, Email: email, Roles: []string{role}})
+		if err != nil {
+			if !errors.Is(err, session.ErrInvalid) {
+				t.Fatalf("NormalizeUser error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		for _, v := range []string{u.ID, u.Username, u.Email, u.Roles[0]} {
+			for _, c := range []byte(v) {
+				if c < 0x20 || c == 0x7f {
+					t.Fatalf("accepted %q with byte %#x", v, c)
+				}
+			}
+			if strings.TrimSpace(v) != v {
+				t.Fatalf("accepted %q with surrounding whitespace", v)
+			}
+		}
+		if strings.Contains(u.Roles[0], ",") {
+			t.Fatalf("accepted role %q with a comma", u.Roles[0])
+		}
+		again, err := session.NormalizeUser(u)
+		if err != nil || !reflect.DeepEqual(again, u) {
+			t.Fatalf("normalising %+v again = %+v, %v", u, again, err)
 		}
 	})
 }

@@ -115,7 +115,8 @@ func (s *Service) UpsertUser(ctx context.Context, u User) (User, bool, error) {
 	if u.Roles == nil {
 		u.Roles = []string{}
 	}
-	if err := ValidateUser(u); err != nil {
+	u, err := NormalizeUser(u)
+	if err != nil {
 		return User{}, false, err
 	}
 	out, created, hs, err := s.store.UpsertUser(ctx, u)
@@ -127,7 +128,10 @@ func (s *Service) UpsertUser(ctx context.Context, u User) (User, bool, error) {
 }
 
 // GetUser returns a user or ErrUserNotFound.
-func (s *Service) GetUser(ctx context.Context, id int64) (User, error) {
+func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
+	if _, err := ParseUserID(id); err != nil {
+		return User{}, err
+	}
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
@@ -136,7 +140,10 @@ func (s *Service) GetUser(ctx context.Context, id int64) (User, error) {
 }
 
 // DeleteUser deletes a user and every session of theirs.
-func (s *Service) DeleteUser(ctx context.Context, id int64) error {
+func (s *Service) DeleteUser(ctx context.Context, id string) error {
+	if _, err := ParseUserID(id); err != nil {
+		return err
+	}
 	hs, err := s.store.DeleteUser(ctx, id)
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
@@ -147,7 +154,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 
 // CreateParams are the inputs of CreateSession.
 type CreateParams struct {
-	UserID     int64
+	UserID     string
 	RememberMe bool
 	IPAddress  string
 	UserAgent  string
@@ -156,8 +163,8 @@ type CreateParams struct {
 // CreateSession starts a session for an active user and returns its token.
 // The token exists only in this return value; the store keeps its hash.
 func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Token, Session, error) {
-	if p.UserID <= 0 {
-		return "", Session{}, Invalid("user_id", "must be a positive integer")
+	if _, err := ParseUserID(p.UserID); err != nil {
+		return "", Session{}, err
 	}
 	ip, err := NormalizeIP(p.IPAddress)
 	if err != nil {
@@ -189,7 +196,7 @@ func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Token, Ses
 
 // ListUserSessions lists a user's active sessions; ErrUserNotFound for an
 // unknown user.
-func (s *Service) ListUserSessions(ctx context.Context, userID int64) ([]Session, error) {
+func (s *Service) ListUserSessions(ctx context.Context, userID string) ([]Session, error) {
 	if _, err := s.GetUser(ctx, userID); err != nil {
 		return nil, err
 	}
@@ -202,7 +209,10 @@ func (s *Service) ListUserSessions(ctx context.Context, userID int64) ([]Session
 
 // RevokeUserSessions revokes every session of a user, except the one of
 // except when it is non-empty.
-func (s *Service) RevokeUserSessions(ctx context.Context, userID int64, except Token) (int, error) {
+func (s *Service) RevokeUserSessions(ctx context.Context, userID string, except Token) (int, error) {
+	if _, err := ParseUserID(userID); err != nil {
+		return 0, err
+	}
 	var keep *Hash
 	if except != "" {
 		h := except.Hash()
@@ -218,7 +228,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, userID int64, except T
 
 // RevokeByID revokes any session by public id; ErrSessionNotFound if none.
 func (s *Service) RevokeByID(ctx context.Context, id string) error {
-	h, err := s.store.DeleteSessionByID(ctx, id, 0)
+	h, err := s.store.DeleteSessionByID(ctx, id, "")
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -280,7 +290,7 @@ func (s *Service) OwnStats(ctx context.Context, t Token, c Client) (Stats, error
 
 // UserStats summarises a user's active sessions; ErrUserNotFound for an
 // unknown user.
-func (s *Service) UserStats(ctx context.Context, userID int64) (Stats, error) {
+func (s *Service) UserStats(ctx context.Context, userID string) (Stats, error) {
 	if _, err := s.GetUser(ctx, userID); err != nil {
 		return Stats{}, err
 	}

@@ -14,10 +14,10 @@ type Store interface {
 	// cached copies are now stale).
 	UpsertUser(ctx context.Context, u User) (User, bool, []Hash, error)
 	// GetUser returns ErrUserNotFound for an unknown id.
-	GetUser(ctx context.Context, id int64) (User, error)
+	GetUser(ctx context.Context, id string) (User, error)
 	// DeleteUser deletes the user and their sessions, returning the hashes
 	// of the deleted sessions; ErrUserNotFound for an unknown id.
-	DeleteUser(ctx context.Context, id int64) ([]Hash, error)
+	DeleteUser(ctx context.Context, id string) ([]Hash, error)
 	// CreateSession inserts a session. ErrUserNotFound for an unknown user,
 	// ErrConflict for an inactive one.
 	CreateSession(ctx context.Context, s NewSession) (Session, error)
@@ -27,15 +27,15 @@ type Store interface {
 	// DeleteSession deletes a session by hash, reporting whether it existed.
 	DeleteSession(ctx context.Context, h Hash) (bool, error)
 	// DeleteSessionByID deletes a session by public id, restricted to
-	// userID when it is non-zero; ErrSessionNotFound when none matched.
-	DeleteSessionByID(ctx context.Context, id string, userID int64) (Hash, error)
+	// userID when it is not empty; ErrSessionNotFound when none matched.
+	DeleteSessionByID(ctx context.Context, id string, userID string) (Hash, error)
 	// DeleteUserSessions deletes every session of the user except the one
 	// with hash except (when non-nil) and returns the deleted hashes;
 	// ErrUserNotFound for an unknown user.
-	DeleteUserSessions(ctx context.Context, userID int64, except *Hash) ([]Hash, error)
+	DeleteUserSessions(ctx context.Context, userID string, except *Hash) ([]Hash, error)
 	// ListSessions returns the user's sessions that expire after now,
 	// newest first.
-	ListSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// RecordActivity sets last activity, address and user agent of a
 	// session; ErrUnauthenticated when it no longer exists.
 	RecordActivity(ctx context.Context, h Hash, at time.Time, ip, userAgent string) error
@@ -49,7 +49,7 @@ type Store interface {
 	PruneDevices(ctx context.Context, before time.Time) (int, error)
 	// SessionStats summarises the user's sessions that expire after now,
 	// computed by the store (no session is loaded into memory).
-	SessionStats(ctx context.Context, userID int64, now time.Time) (Stats, error)
+	SessionStats(ctx context.Context, userID string, now time.Time) (Stats, error)
 }
 
 // AuditLog is the tamper-evident record of changes. The Store appends to it

@@ -34,8 +34,8 @@ func setup(t *testing.T, mods ...func(*session.Options)) (*world, *replica) {
 	t.Helper()
 	clk := newClock()
 	w := &world{clk: clk, store: newMemStore(), shared: newMemShared(clk.Now), bus: &bus{}}
-	w.store.users[1] = session.User{ID: 1, Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"admin"}}
-	w.store.users[2] = session.User{ID: 2, Username: "bob", IsActive: true, Roles: []string{}}
+	w.store.users["1"] = session.User{ID: "1", Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"admin"}}
+	w.store.users["2"] = session.User{ID: "2", Username: "bob", IsActive: true, Roles: []string{}}
 	return w, w.replica(t, mods...)
 }
 
@@ -70,11 +70,11 @@ func withGrace(d time.Duration) func(*session.Options) {
 }
 
 // login creates a session for user and returns its token.
-func login(t *testing.T, r *replica, userID int64, rememberMe bool) session.Token {
+func login(t *testing.T, r *replica, userID string, rememberMe bool) session.Token {
 	t.Helper()
 	tok, _, err := r.svc.CreateSession(context.Background(), session.CreateParams{UserID: userID, RememberMe: rememberMe})
 	if err != nil {
-		t.Fatalf("CreateSession(%d) = %v", userID, err)
+		t.Fatalf("CreateSession(%s) = %v", userID, err)
 	}
 	return tok
 }
@@ -93,7 +93,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 func TestValidateOrder(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t)
-	tok := login(t, r, 1, false)
+	tok := login(t, r, "1", false)
 	h := tok.Hash()
 
 	// Caches empty: the store answers, and both caches are filled.
@@ -141,8 +141,8 @@ func TestValidateOrder(t *testing.T) {
 func TestValidateExpiry(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t)
-	short := login(t, r, 1, false)
-	long := login(t, r, 1, true)
+	short := login(t, r, "1", false)
+	long := login(t, r, "1", true)
 	for _, tok := range []session.Token{short, long} {
 		if _, err := validate(r, tok); err != nil {
 			t.Fatal(err)
@@ -166,8 +166,8 @@ func TestValidateExpiry(t *testing.T) {
 func TestValidateIdleTimeout(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t, func(o *session.Options) { o.IdleTimeout = 15 * time.Minute })
-	busy := login(t, r, 1, false)
-	idle := login(t, r, 1, false)
+	busy := login(t, r, "1", false)
+	idle := login(t, r, "1", false)
 	w.clk.Advance(10 * time.Minute)
 	if _, err := validate(r, busy); err != nil { // recorded as activity at +10m
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func TestRacingFill(t *testing.T) {
 		t.Parallel()
 		var hook func(session.Hash)
 		w, r := setup(t, func(o *session.Options) { o.BeforeFill = func(h session.Hash) { hook(h) } })
-		tok := login(t, r, 1, false)
+		tok := login(t, r, "1", false)
 		hook = func(session.Hash) {
 			hook = func(session.Hash) {}
 			if err := r.svc.Logout(context.Background(), tok, session.Client{}); err != nil {
@@ -246,7 +246,7 @@ func TestRacingFill(t *testing.T) {
 		var hook func(session.Hash)
 		w, r := setup(t, func(o *session.Options) { o.BeforeFill = func(h session.Hash) { hook(h) } })
 		other := w.replica(t)
-		tok := login(t, r, 1, false)
+		tok := login(t, r, "1", false)
 		// The other replica's revoke deletes the shared entry and lease;
 		// this replica hears of it only later (the bus is cut for it).
 		hook = func(h session.Hash) {
@@ -273,8 +273,8 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	t.Parallel()
 	w, a := setup(t)
 	b := w.replica(t)
-	tok := login(t, a, 1, false)
-	keep := login(t, a, 1, false)
+	tok := login(t, a, "1", false)
+	keep := login(t, a, "1", false)
 	for _, r := range []*replica{a, b} {
 		for _, tk := range []session.Token{tok, keep} {
 			if _, err := validate(r, tk); err != nil {
@@ -297,7 +297,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 		}
 	}
 	// Deactivation reaches every replica's copies too.
-	if _, _, err := a.svc.UpsertUser(context.Background(), session.User{ID: 1, Username: "alice", IsActive: false}); err != nil {
+	if _, _, err := a.svc.UpsertUser(context.Background(), session.User{ID: "1", Username: "alice", IsActive: false}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = validate(b, keep)
@@ -307,7 +307,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 func TestUntrustedReplicaReadsTheStore(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t)
-	tok := login(t, r, 1, false)
+	tok := login(t, r, "1", false)
 	if _, err := validate(r, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestUntrustedReplicaReadsTheStore(t *testing.T) {
 	if w.store.restoreCount() != reads+1 {
 		t.Errorf("untrusted replica answered without the store")
 	}
-	other := login(t, r, 2, false)
+	other := login(t, r, "2", false)
 	if _, err := validate(r, other); err != nil {
 		t.Fatal(err)
 	}
@@ -334,9 +334,9 @@ func TestUntrustedReplicaReadsTheStore(t *testing.T) {
 func TestGraceDuringStoreOutage(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t, withGrace(time.Hour))
-	confirmed := login(t, r, 1, false)
-	revoked := login(t, r, 1, false)
-	never := login(t, r, 2, false)
+	confirmed := login(t, r, "1", false)
+	revoked := login(t, r, "1", false)
+	never := login(t, r, "2", false)
 	for _, tok := range []session.Token{confirmed, revoked} {
 		if _, err := validate(r, tok); err != nil {
 			t.Fatal(err)
@@ -369,7 +369,7 @@ func TestRateLimitSpendsOnlyOnUnknownSessions(t *testing.T) {
 	r.limiter.budget = 3
 	valid := make([]session.Token, 5)
 	for i := range valid {
-		valid[i] = login(t, r, 1, false)
+		valid[i] = login(t, r, "1", false)
 	}
 	const client = "192.0.2.1"
 	for _, tok := range valid {
@@ -401,7 +401,7 @@ func TestRateLimitSpendsOnlyOnUnknownSessions(t *testing.T) {
 func TestConcurrentLookupsAreCoalesced(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t, func(o *session.Options) { o.Local = nil })
-	tok := login(t, r, 1, false)
+	tok := login(t, r, "1", false)
 	block := make(chan struct{})
 	w.store.mu.Lock()
 	w.store.block = block
@@ -431,7 +431,7 @@ func TestConcurrentLookupsAreCoalesced(t *testing.T) {
 func TestInvalidationWhenRedisIsDown(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t)
-	tok := login(t, r, 1, false)
+	tok := login(t, r, "1", false)
 	if _, err := validate(r, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -459,11 +459,13 @@ func TestCreateSession(t *testing.T) {
 		p    session.CreateParams
 		want error
 	}{
-		{"OK", session.CreateParams{UserID: 1, IPAddress: "::ffff:192.0.2.9", UserAgent: "ua"}, nil},
-		{"ErrInvalidUserID", session.CreateParams{UserID: 0}, session.ErrInvalid},
-		{"ErrInvalidIP", session.CreateParams{UserID: 1, IPAddress: "not-an-ip"}, session.ErrInvalid},
-		{"ErrInvalidUserAgent", session.CreateParams{UserID: 1, UserAgent: string(make([]byte, 513))}, session.ErrInvalid},
-		{"ErrUserNotFound", session.CreateParams{UserID: 99}, session.ErrUserNotFound},
+		{"OK", session.CreateParams{UserID: "1", IPAddress: "::ffff:192.0.2.9", UserAgent: "ua"}, nil},
+		{"ErrInvalidUserID", session.CreateParams{UserID: ""}, session.ErrInvalid},
+		{"ErrInvalidUserIDChars", session.CreateParams{UserID: "a b"}, session.ErrInvalid},
+		{"ErrInvalidIP", session.CreateParams{UserID: "1", IPAddress: "not-an-ip"}, session.ErrInvalid},
+		{"ErrInvalidUserAgent", session.CreateParams{UserID: "1", UserAgent: string(make([]byte, 513))}, session.ErrInvalid},
+		{"ErrUserAgentNUL", session.CreateParams{UserID: "1", UserAgent: "a\x00b"}, session.ErrInvalid},
+		{"ErrUserNotFound", session.CreateParams{UserID: "99"}, session.ErrUserNotFound},
 	}
 	for _, tt := range tests {
 		tok, s, err := r.svc.CreateSession(ctx, tt.p)
@@ -481,15 +483,15 @@ func TestCreateSession(t *testing.T) {
 			t.Errorf("%s: session = %+v; want the address unmapped and a 24h expiry", tt.name, s)
 		}
 	}
-	w.store.users[2] = session.User{ID: 2, Username: "bob"}
-	_, _, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: 2})
+	w.store.users["2"] = session.User{ID: "2", Username: "bob"}
+	_, _, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: "2"})
 	wantErr(t, "inactive user", err, session.ErrConflict)
 }
 
 func TestFlushAndReset(t *testing.T) {
 	t.Parallel()
 	_, r := setup(t)
-	tok := login(t, r, 1, false)
+	tok := login(t, r, "1", false)
 	if _, err := validate(r, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -510,10 +512,10 @@ func TestListAndRevokeOwn(t *testing.T) {
 	t.Parallel()
 	w, r := setup(t)
 	ctx := context.Background()
-	mine := login(t, r, 1, false)
+	mine := login(t, r, "1", false)
 	w.clk.Advance(time.Second)
-	other := login(t, r, 1, false)
-	bobs := login(t, r, 2, false)
+	other := login(t, r, "1", false)
+	bobs := login(t, r, "2", false)
 	list, err := r.svc.ListOwn(ctx, mine, session.Client{})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("ListOwn = %d sessions, %v; want 2", len(list), err)
@@ -542,7 +544,7 @@ func TestLogoutSpendsTheBudgetOnUnknownTokens(t *testing.T) {
 	r.limiter.budget = 2
 	ctx := context.Background()
 	client := session.Client{IP: "192.0.2.1"}
-	valid := login(t, r, 1, false)
+	valid := login(t, r, "1", false)
 	if _, err := validate(r, valid); err != nil { // cached
 		t.Fatal(err)
 	}

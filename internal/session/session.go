@@ -16,7 +16,7 @@ const MaxUserAgentLen = 512
 // Session is one login of one user. ID is its public, non-secret handle.
 type Session struct {
 	ID             string    `json:"id"`
-	UserID         int64     `json:"user_id"`
+	UserID         string    `json:"user_id"`
 	CreatedAt      time.Time `json:"created_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
 	LastActivityAt time.Time `json:"last_activity_at"`
@@ -31,7 +31,7 @@ type Session struct {
 
 // User is the application's user as far as sessions are concerned.
 type User struct {
-	ID       int64    `json:"id"`
+	ID       string   `json:"id"` // opaque, see ParseUserID
 	Username string   `json:"username"`
 	Email    string   `json:"email"`
 	IsActive bool     `json:"is_active"`
@@ -49,7 +49,7 @@ type Restored struct {
 type NewSession struct {
 	Hash       Hash
 	ID         string
-	UserID     int64
+	UserID     string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	IPAddress  string
@@ -85,20 +85,30 @@ func NormalizeIP(s string) (string, error) {
 	return a.Unmap().String(), nil
 }
 
-// ValidateUserAgent rejects user agents that are too long or not UTF-8.
+// ValidateUserAgent rejects user agents that are too long, not UTF-8, or
+// hold control characters (NUL among them: Postgres refuses it).
 func ValidateUserAgent(s string) error {
 	if len(s) > MaxUserAgentLen {
 		return Invalid("user_agent", "longer than 512 bytes")
 	}
-	if !utf8.ValidString(s) {
-		return Invalid("user_agent", "not valid UTF-8")
+	if !cleanClientText(s) {
+		return Invalid("user_agent", "must be valid UTF-8 without control characters")
 	}
 	return nil
 }
 
-// TruncateUserAgent makes a header-supplied user agent storable.
+// TruncateUserAgent makes a header-supplied user agent storable: valid
+// UTF-8 without control or formatting characters, at most 512 bytes.
 func TruncateUserAgent(s string) string {
 	s = strings.ToValidUTF8(s, "")
+	if !cleanClientText(s) {
+		s = strings.Map(func(c rune) rune {
+			if unsafeRune(c) {
+				return -1
+			}
+			return c
+		}, s)
+	}
 	for len(s) > MaxUserAgentLen {
 		_, n := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-n]
@@ -113,29 +123,4 @@ func ParseSessionID(s string) (string, error) {
 		return "", Invalid("id", "not a session id")
 	}
 	return u.String(), nil
-}
-
-// ValidateUser checks the fields of a user to be stored.
-func ValidateUser(u User) error {
-	if u.ID <= 0 {
-		return Invalid("user_id", "must be a positive integer")
-	}
-	if strings.TrimSpace(u.Username) == "" {
-		return Invalid("username", "is required")
-	}
-	if len(u.Username) > 256 || !utf8.ValidString(u.Username) {
-		return Invalid("username", "must be valid UTF-8 of at most 256 bytes")
-	}
-	if len(u.Email) > 320 || !utf8.ValidString(u.Email) {
-		return Invalid("email", "must be valid UTF-8 of at most 320 bytes")
-	}
-	if len(u.Roles) > 64 {
-		return Invalid("roles", "at most 64 roles")
-	}
-	for _, r := range u.Roles {
-		if r == "" || len(r) > 64 || strings.ContainsAny(r, ", \t\r\n") || !utf8.ValidString(r) {
-			return Invalid("roles", "each role must be 1-64 bytes without commas or whitespace")
-		}
-	}
-	return nil
 }

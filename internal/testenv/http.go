@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -86,15 +87,16 @@ func Admin() []string { return []string{"Authorization", "Bearer " + AdminToken}
 // Bearer returns the Authorization header pair for a session token.
 func Bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
-// PutUser creates or updates a user through the admin API.
-func PutUser(t testing.TB, base string, id int64, body map[string]any) Response {
+// PutUser creates or updates a user through the admin API; id is a user
+// id (a string, or an integer taken as its decimal text).
+func PutUser(t testing.TB, base string, id any, body map[string]any) Response {
 	t.Helper()
-	return Do(t, http.MethodPut, fmt.Sprintf("%s/v1/admin/users/%d", base, id), body, Admin()...)
+	return Do(t, http.MethodPut, base+"/v1/admin/users/"+url.PathEscape(fmt.Sprint(id)), body, Admin()...)
 }
 
 // NewSession creates a session for user through the admin API and returns
 // its token and public id.
-func NewSession(t testing.TB, base string, userID int64, rememberMe bool, userAgent string) (token, id string) {
+func NewSession(t testing.TB, base string, userID any, rememberMe bool, userAgent string) (token, id string) {
 	t.Helper()
 	token, id, _ = NewSessionFrom(t, base, userID, rememberMe, "192.0.2.7", userAgent)
 	return token, id
@@ -102,7 +104,7 @@ func NewSession(t testing.TB, base string, userID int64, rememberMe bool, userAg
 
 // NewSessionFrom creates a session as if from the client at ip with
 // userAgent, and also reports whether it was flagged as a new device.
-func NewSessionFrom(t testing.TB, base string, userID int64, rememberMe bool, ip, userAgent string) (token, id string, newDevice bool) {
+func NewSessionFrom(t testing.TB, base string, userID any, rememberMe bool, ip, userAgent string) (token, id string, newDevice bool) {
 	t.Helper()
 	r := Do(t, http.MethodPost, base+"/v1/admin/sessions",
 		map[string]any{"user_id": userID, "remember_me": rememberMe, "ip_address": ip, "user_agent": userAgent}, Admin()...)
