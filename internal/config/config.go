@@ -217,8 +217,8 @@ func readFile(path string) (map[string]string, error) {
 // setting both is an error.
 var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true, "SESSIONGW_REDIS_SENTINEL_PASSWORD": true}
 
-// redact keeps secrets out of error messages: the admin token entirely,
-// the password of a URL.
+// redact keeps secrets out of error messages and `config check`: the admin
+// token and the Sentinel password entirely, URLs through RedactURL.
 func redact(env, v string) string {
 	if v == "" {
 		return ""
@@ -227,10 +227,35 @@ func redact(env, v string) string {
 	case "SESSIONGW_ADMIN_TOKEN", "SESSIONGW_REDIS_SENTINEL_PASSWORD":
 		return "[REDACTED]"
 	case "SESSIONGW_DATABASE_URL", "SESSIONGW_REDIS_URL":
-		if u, err := url.Parse(v); err == nil {
-			return u.Redacted()
-		}
-		return "[REDACTED]"
+		return RedactURL(v)
 	}
 	return v
+}
+
+// RedactURL returns a URL fit to print or log: the password of its user
+// part and the value of every query parameter that may carry a secret
+// (password, sslpassword, and any name with "pass", "secret" or "token"
+// in it) become "xxxxx". A value that does not parse is withheld whole.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[REDACTED]"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for name := range q {
+			if secretParam(name) {
+				for i := range q[name] {
+					q[name][i] = "xxxxx"
+				}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "pass") || strings.Contains(n, "secret") || strings.Contains(n, "token")
 }

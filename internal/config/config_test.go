@@ -334,3 +334,30 @@ func TestRedisTopologySettings(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"postgres://u:pw@db/x?sslmode=disable&password=QuerySecretPw", "postgres://u:xxxxx@db/x?password=xxxxx&sslmode=disable"},
+		{"postgres://db/x?sslpassword=KeySecret&sslkey=/k.pem", "postgres://db/x?sslkey=%2Fk.pem&sslpassword=xxxxx"},
+		{"rediss://default:RedisPw@r:6380/0?dial_timeout=1s", "rediss://default:xxxxx@r:6380/0?dial_timeout=1s"},
+		{"redis://r/0?auth_token=T0k", "redis://r/0?auth_token=xxxxx"},
+		{"postgres://%zz", "[REDACTED]"},
+	}
+	for _, tt := range tests {
+		if got := config.RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+	// config check never prints a query-string password.
+	_, sources, _, err := config.ParseWithSources("t", nil, env(map[string]string{
+		"SESSIONGW_DATABASE_URL": "postgres://u@db/x?sslmode=disable&password=QuerySecretPw"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sources {
+		if strings.Contains(s.Value, "QuerySecretPw") {
+			t.Errorf("%s printed as %q", s.Env, s.Value)
+		}
+	}
+}
