@@ -237,6 +237,10 @@ func (h busHandler) HandleSubscriptionReset() {
 	h.g.readyOne.Do(func() { close(h.g.ready) })
 }
 
+// MaxRequestHead is the most a request's line and headers may hold
+// together; a longer one is refused with 431.
+const MaxRequestHead = 16 << 10
+
 // subscribeWait bounds how long Serve waits for the invalidation
 // subscription before accepting requests anyway.
 const subscribeWait = 10 * time.Second
@@ -277,8 +281,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		// net/http reads up to MaxHeaderBytes plus 4 KiB before it refuses
+		// a request head (431): this makes the whole head (request line
+		// and headers) at most 16 KiB, the documented limit.
+		MaxHeaderBytes: MaxRequestHead - 4<<10,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

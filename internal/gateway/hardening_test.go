@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -151,5 +153,39 @@ func TestIdentityValuesAreChecked(t *testing.T) {
 		}
 		wantStatus(t, "revoke all of "+id, testenv.Do(t, http.MethodPost, path+"/sessions/revoke", nil, testenv.Admin()...), http.StatusOK)
 		wantStatus(t, "delete "+id, testenv.Do(t, http.MethodDelete, path, nil, testenv.Admin()...), http.StatusNoContent)
+	}
+}
+
+// TestRequestHeadLimit: the documented 16 KiB for the request line and
+// headers together is the real limit (net/http reads 4 KiB more than
+// MaxHeaderBytes, which made it 20 KiB).
+func TestRequestHeadLimit(t *testing.T) {
+	t.Parallel()
+	rep, _ := setup(t)
+	addr := strings.TrimPrefix(rep.URL, "http://")
+	send := func(total int) int {
+		head := "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: "
+		end := "\r\n\r\n"
+		pad := total - len(head) - len(end)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte(head + strings.Repeat("a", pad) + end)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("a %d-byte request head: %v", total, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := send(gateway.MaxRequestHead - 100); s != http.StatusOK {
+		t.Errorf("a request head of %d bytes: %d; want 200", gateway.MaxRequestHead-100, s)
+	}
+	if s := send(gateway.MaxRequestHead + 100); s != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a request head of %d bytes: %d; want 431", gateway.MaxRequestHead+100, s)
 	}
 }

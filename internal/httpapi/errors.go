@@ -18,6 +18,9 @@ var (
 	errAdminAuth    = errors.New("admin token missing or wrong")
 	errNotFound     = errors.New("not found")
 	errCrossOrigin  = errors.New("cross-origin request refused: this endpoint changes state and is not reachable from other sites")
+	// errAmbiguousCookie: the session cookie came more than once, with
+	// different values (see tokenFrom).
+	errAmbiguousCookie = errors.New("more than one session cookie with different values: clear this site's cookies and sign in again")
 )
 
 // errorCodes is the one table that maps errors to HTTP status and code.
@@ -28,6 +31,7 @@ var errorCodes = []struct {
 }{
 	{session.ErrNoToken, http.StatusUnauthorized, "missing_token"},
 	{session.ErrMalformedToken, http.StatusUnauthorized, "invalid_token"},
+	{errAmbiguousCookie, http.StatusUnauthorized, "invalid_token"},
 	{session.ErrUnauthenticated, http.StatusUnauthorized, "invalid_session"},
 	{session.ErrUserInactive, http.StatusForbidden, "user_inactive"},
 	{session.ErrUserNotFound, http.StatusNotFound, "user_not_found"},

@@ -72,6 +72,11 @@ func TestTokenFrom(t *testing.T) {
 		{"empty bearer", map[string]string{"Authorization": "Bearer"}, "", session.ErrMalformedToken},
 		{"basic auth is not a session source", map[string]string{"Authorization": "Basic Zm9vOmJhcg==", "X-Session-Token": a}, a, nil},
 		{"upper case normalised", map[string]string{"X-Session-Token": "3F1C2A9E-5B7D-4C1E-9A2B-8D7E6F5A4B3C"}, a, nil},
+		// Cookie tossing: a cookie planted ahead of yours by a sibling
+		// subdomain must not choose the session.
+		{"duplicate cookie, planted one first", map[string]string{"Cookie": "sid=" + b + "; sid=" + a}, "", errAmbiguousCookie},
+		{"duplicate cookie, garbage second", map[string]string{"Cookie": "sid=" + a + "; sid=garbage"}, "", errAmbiguousCookie},
+		{"the same cookie twice", map[string]string{"Cookie": "sid=" + a + "; other=1; sid=" + a}, a, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

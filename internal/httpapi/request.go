@@ -20,10 +20,18 @@ const maxBodyBytes = 64 << 10
 
 // tokenFrom reads the session token. The first source present wins: the
 // cookie, then "Authorization: Bearer", then X-Session-Token; a malformed
-// value there is an error, with no fall-through to the next source.
+// value there is an error, with no fall-through to the next source. The
+// cookie sent more than once with different values is refused: a sibling
+// subdomain (or a script on one) can plant a cookie of the same name ahead
+// of yours, and taking either one would let it choose the session.
 func tokenFrom(r *http.Request, cookieName string) (session.Token, error) {
-	if c, err := r.Cookie(cookieName); err == nil {
-		return session.ParseToken(c.Value)
+	if cs := r.CookiesNamed(cookieName); len(cs) > 0 {
+		for _, c := range cs[1:] {
+			if c.Value != cs[0].Value {
+				return "", errAmbiguousCookie
+			}
+		}
+		return session.ParseToken(cs[0].Value)
 	}
 	if v := r.Header.Get("Authorization"); v != "" {
 		if len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || v[6] == ' ') {
