@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/postgres"
@@ -63,5 +65,79 @@ func TestAuditCommands(t *testing.T) {
 	out, err := cli("audit", "verify")
 	if err == nil || !strings.HasPrefix(out, "BROKEN at record 2: ") {
 		t.Errorf("audit verify after tampering: %v, %q; want a non-zero exit naming record 2", err, out)
+	}
+}
+
+// TestAuditPruneCommand prunes the old part of a chain the gateway wrote:
+// the rest verifies, the prune is itself audited, and moving the base or
+// removing the prune record is caught.
+func TestAuditPruneCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testenv.Config(t)
+	rep := testenv.Start(t, cfg, gateway.Options{})
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	testenv.PutUser(t, rep.URL, 1, map[string]any{"username": "alice"})
+	testenv.NewSession(t, rep.URL, 1, false, "")
+	var cut time.Time // the database's clock, between the old and new records
+	if err := pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&cut); err != nil {
+		t.Fatal(err)
+	}
+	testenv.NewSession(t, rep.URL, 1, false, "")
+	testenv.NewSession(t, rep.URL, 1, false, "")
+	getenv := func(k string) string {
+		if k == "SESSIONGW_DATABASE_URL" {
+			return cfg.DatabaseURL
+		}
+		return ""
+	}
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(t.Context(), args, getenv, &out, &out)
+		return out.String(), err
+	}
+	atBase, _ := cli("audit", "head") // 2:…, the last record the prune removes
+	var first []byte                  // record 1, inside the pruned part
+	if err := pool.QueryRow(ctx, `SELECT hash FROM audit_log WHERE seq = 1`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	oldAnchor := fmt.Sprintf("1:%x", first)
+	if _, err := cli("audit", "prune"); err == nil {
+		t.Error("audit prune without --before or --older-than succeeded")
+	}
+	out, err := cli("audit", "prune", "--before", cut.UTC().Format(time.RFC3339Nano))
+	if err != nil || !strings.HasPrefix(out, "pruned 2 audit record(s) through 2:") {
+		t.Fatalf("audit prune: %v, %q", err, out)
+	}
+	out, err = cli("audit", "verify")
+	if err != nil || !strings.HasPrefix(out, "OK 3 records") { // sessions 2 and 3, and the prune
+		t.Fatalf("audit verify after the prune: %v, %q", err, out)
+	}
+	head, _ := cli("audit", "head")
+	for _, anchor := range []string{strings.TrimSpace(head), strings.TrimSpace(atBase)} {
+		if out, err := cli("audit", "verify", "--expect-head", anchor); err != nil {
+			t.Errorf("verify against %s (the new head, the base): %v, %q", anchor, err, out)
+		}
+	}
+	if out, err := cli("audit", "verify", "--expect-head", oldAnchor); err == nil {
+		t.Errorf("verify against an anchor inside the pruned part passed: %q", out)
+	} else if !strings.Contains(out, "pruned") {
+		t.Errorf("verify against a pruned anchor: %q; want it to say the record was pruned", out)
+	}
+	var pruned int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE event = 'audit.pruned'`).Scan(&pruned); err != nil || pruned != 1 {
+		t.Errorf("audit.pruned records = %d, %v; want 1", pruned, err)
+	}
+	// Removing more from the start and moving the base to match is caught.
+	if _, err := pool.Exec(ctx, `DELETE FROM audit_log WHERE seq = 3;
+		UPDATE audit_head SET base_seq = 3, base_hash = (SELECT prev_hash FROM audit_log WHERE seq = 4)`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli("audit", "verify"); err == nil || !strings.HasPrefix(out, "BROKEN") {
+		t.Errorf("verify after removing a record and moving the base: %v, %q", err, out)
 	}
 }

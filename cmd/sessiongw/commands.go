@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -103,6 +104,39 @@ func auditVerify(ctx context.Context, e *cmdEnv) error {
 		return fmt.Errorf("the audit chain is broken at record %d", v.BrokenAt)
 	}
 	fmt.Fprintf(e.stdout, "OK %d records (head %s)\n", v.Records, v.Head)
+	return nil
+}
+
+func auditPrune(ctx context.Context, e *cmdEnv) error {
+	var before time.Time
+	switch {
+	case e.flags.before != "" && e.flags.olderThan != 0:
+		return errors.New("audit prune: give --before or --older-than, not both")
+	case e.flags.before != "":
+		t, err := time.Parse(time.RFC3339, e.flags.before)
+		if err != nil {
+			return fmt.Errorf("audit prune: --before: %w", err)
+		}
+		before = t
+	case e.flags.olderThan > 0:
+		before = time.Now().Add(-e.flags.olderThan)
+	default:
+		return errors.New("audit prune: say which records: --before TIME or --older-than DURATION")
+	}
+	svc, done, err := auditService(ctx, e.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer done()
+	p, err := svc.PruneAudit(ctx, before)
+	if err != nil {
+		return err
+	}
+	if p.Records == 0 {
+		fmt.Fprintln(e.stdout, "no audit record was old enough; nothing pruned")
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "pruned %d audit record(s) through %s; the chain now starts after it\n", p.Records, p.Through)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/redis"
@@ -31,6 +32,8 @@ type command struct {
 // cmdFlags holds the values of the commands' own flags.
 type cmdFlags struct {
 	expectHead string
+	before     string
+	olderThan  time.Duration
 }
 
 // cmdEnv is what a command runs with.
@@ -55,6 +58,12 @@ var commands = []command{
 			fs.StringVar(&o.expectHead, "expect-head", "", "SEQ:HASH of a head recorded earlier (sessiongw audit head)")
 		}},
 	{name: "audit head", help: "print the latest record's SEQ:HASH, to anchor elsewhere", config: true, run: auditHead},
+	{name: "audit prune", args: "--before TIME | --older-than DURATION", config: true, run: auditPrune,
+		help: "delete audit records written before TIME (RFC 3339) or older than DURATION, after appending an audit.pruned record that names the last one removed, so the rest still verifies",
+		flags: func(fs *flag.FlagSet, o *cmdFlags) {
+			fs.StringVar(&o.before, "before", "", "prune records written before this time (RFC 3339, e.g. 2026-09-01T00:00:00Z)")
+			fs.DurationVar(&o.olderThan, "older-than", 0, "prune records older than this (e.g. 2160h)")
+		}},
 	{name: "config check", help: "validate the configuration (file, environment, flags) and print every effective value and where it came from, secrets redacted", config: true,
 		run: func(_ context.Context, e *cmdEnv) error { return printSources(e.sources, e.stdout) }},
 	{name: "healthcheck", help: "exit 0 if this host's gateway answers /healthz (for container HEALTHCHECK)", config: true,

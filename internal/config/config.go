@@ -70,6 +70,12 @@ type Config struct {
 	// RedirectAllowedHosts are the hosts an rd (return) URL may name.
 	RedirectAllowedHosts []string
 	RateLimit            float64
+	// AuditRetention, when set, prunes audit records older than this with
+	// every cleanup (0: keep them all).
+	AuditRetention time.Duration
+	// AuditCheckpointInterval is how often the audit head is logged and
+	// exported, for anchoring outside the database (0: never).
+	AuditCheckpointInterval time.Duration
 	// UI serves the "Your devices" page at /ui/sessions.
 	UI        bool
 	LogLevel  string

@@ -163,6 +163,10 @@ var settings = []setting{
 			}
 			return nil
 		}},
+	{"SESSIONGW_AUDIT_RETENTION", "audit-retention", "0", "prune audit records older than this with every cleanup, keeping the chain verifiable (an audit.pruned record names the last one removed); 0 = keep every record (otherwise at least 24h)",
+		durationInto(func(c *Config) *time.Duration { return &c.AuditRetention })},
+	{"SESSIONGW_AUDIT_CHECKPOINT_INTERVAL", "audit-checkpoint-interval", "1h", "how often each replica logs the audit head (SEQ:HASH, at info) and exports its sequence as sessiongw_audit_head_seq, so an anchor exists outside the database; 0 = never (otherwise 1m-24h)",
+		durationInto(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval })},
 	{"SESSIONGW_UI", "ui", "false", "serve the \"Your devices\" page at /ui/sessions (signed-in devices, sign out one or all others), authenticated by the session cookie",
 		boolInto(func(c *Config) *bool { return &c.UI })},
 	{"SESSIONGW_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",

@@ -120,6 +120,8 @@ var rules = []rule{
 	{"SESSIONGW_INVALIDATION_TIMEOUT", within(func(c Config) time.Duration { return c.InvalidationTimeout }, 100*time.Millisecond, 10*time.Second, false, "between 100ms and 10s")},
 	{"SESSIONGW_DB_OUTAGE_GRACE", within(func(c Config) time.Duration { return c.DBOutageGrace }, 0, time.Hour, false, "between 0 (off) and 1h")},
 	{"SESSIONGW_SHUTDOWN_DRAIN", within(func(c Config) time.Duration { return c.ShutdownDrain }, 0, time.Minute, false, "between 0 and 1m")},
+	{"SESSIONGW_AUDIT_RETENTION", within(func(c Config) time.Duration { return c.AuditRetention }, 24*time.Hour, 1<<62, true, "0 (keep every record) or at least 24h")},
+	{"SESSIONGW_AUDIT_CHECKPOINT_INTERVAL", within(func(c Config) time.Duration { return c.AuditCheckpointInterval }, time.Minute, 24*time.Hour, true, "0 (never) or between 1m and 24h")},
 	{"SESSIONGW_AUTH_HEADERS", oneOf(func(c Config) string { return c.AuthHeaders }, "sessiongw", "oauth2-proxy", "authelia")},
 	{"SESSIONGW_LOGIN_URL", func(c Config) string {
 		if c.LoginURL == "" {

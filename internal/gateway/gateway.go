@@ -179,7 +179,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Store: g.store, Shared: shared, Local: local, Grace: grace, OutageGrace: cfg.DBOutageGrace,
 		Bus: g.bus, Outbox: g.store, Audit: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
+		Reports: ratelimit.NewReports(ratelimit.DefaultReportsPerSecond, ratelimit.DefaultReportBurst, ratelimit.DefaultDistinctReports, ratelimit.DefaultReportWindow),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout, NewDeviceWindow: cfg.NewDeviceWindow,
+		AuditRetention: cfg.AuditRetention,
 		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
@@ -267,6 +269,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	if g.cfg.CleanupInterval > 0 {
 		wg.Go(func() { g.runCleanup(bg) })
 	}
+	if g.cfg.AuditCheckpointInterval > 0 {
+		wg.Go(func() { g.runAuditCheckpoints(bg) })
+	}
 
 	select {
 	case <-g.ready:
@@ -335,6 +340,27 @@ func (g *Gateway) runCleanup(ctx context.Context) {
 				continue
 			}
 			g.log.Info("cleanup deleted expired sessions", "count", n)
+		}
+	}
+}
+
+// runAuditCheckpoints logs the audit head at start and every checkpoint
+// interval, and exports its sequence number: an anchor outside the
+// database for `sessiongw audit verify --expect-head` (docs/audit.md).
+func (g *Gateway) runAuditCheckpoints(ctx context.Context) {
+	t := time.NewTicker(g.cfg.AuditCheckpointInterval)
+	defer t.Stop()
+	for {
+		if head, err := g.svc.AuditHead(ctx); err == nil {
+			g.metrics.AuditCheckpoint(head.Seq)
+			g.log.Info("audit checkpoint", "head", head.String())
+		} else if ctx.Err() == nil {
+			g.log.Warn("audit checkpoint: reading the head failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

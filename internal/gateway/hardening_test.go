@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/ratelimit"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
@@ -187,5 +189,67 @@ func TestRequestHeadLimit(t *testing.T) {
 	}
 	if s := send(gateway.MaxRequestHead + 100); s != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("a request head of %d bytes: %d; want 431", gateway.MaxRequestHead+100, s)
+	}
+}
+
+// TestActivityReportsAreBounded replays the attack: a session holder posts
+// 500 activity reports with random addresses and user agents. Only a few
+// distinct values per session are recorded (so device rows and
+// session.new_device records stay bounded); the rest are 429.
+func TestActivityReportsAreBounded(t *testing.T) {
+	t.Parallel()
+	rep, _ := setup(t)
+	user(t, rep.URL, 1, "alice")
+	testenv.NewSession(t, rep.URL, 1, false, "first-device") // the user now has known devices
+	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "second-device")
+	accepted, limited := 0, 0
+	for i := range 500 {
+		body := map[string]any{"ip_address": fmt.Sprintf("198.51.%d.%d", i/250, i%250+1), "user_agent": fmt.Sprintf("agent/%d", i)}
+		switch r := testenv.Do(t, http.MethodPost, rep.URL+"/v1/session/activity", body, testenv.Bearer(tok)...); r.Status {
+		case http.StatusNoContent:
+			accepted++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("report %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if accepted > ratelimit.DefaultDistinctReports || limited == 0 {
+		t.Errorf("500 reports of new values: %d accepted, %d refused; want at most %d accepted", accepted, limited, ratelimit.DefaultDistinctReports)
+	}
+	ctx := context.Background()
+	var devices, flagged int
+	if err := rep.Gateway.Pool().QueryRow(ctx, `SELECT count(*) FROM user_devices WHERE user_id = '1'`).Scan(&devices); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Gateway.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE event = 'session.new_device'`).Scan(&flagged); err != nil {
+		t.Fatal(err)
+	}
+	if want := 4 + 2*ratelimit.DefaultDistinctReports; devices > want || flagged > ratelimit.DefaultDistinctReports+1 {
+		t.Errorf("after the flood: %d device rows (want at most %d) and %d new-device records", devices, want, flagged)
+	}
+}
+
+// TestLatestAddress: batched activity records where a session was last
+// used from, which the session lists show beside the sign-in address.
+func TestLatestAddress(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	rep := testenv.Start(t, cfg, gateway.Options{ActivityMinGap: time.Millisecond})
+	user(t, rep.URL, 1, "alice")
+	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "") // signs in from 192.0.2.7
+	r := testenv.Do(t, http.MethodGet, rep.URL+"/v1/auth", nil, "Authorization", "Bearer "+tok, "X-Forwarded-For", "203.0.113.50")
+	wantStatus(t, "auth from another address", r, http.StatusOK)
+	rep.Gateway.Batcher().Flush(context.Background())
+	var list struct {
+		Sessions []struct {
+			IPAddress     string `json:"ip_address"`
+			LastIPAddress string `json:"last_ip_address"`
+		}
+	}
+	testenv.Do(t, http.MethodGet, rep.URL+"/v1/session/all", nil, "Authorization", "Bearer "+tok, "X-Forwarded-For", "203.0.113.50").Decode(t, &list)
+	if len(list.Sessions) != 1 || list.Sessions[0].IPAddress != "192.0.2.7" || list.Sessions[0].LastIPAddress != "203.0.113.50" {
+		t.Errorf("sessions = %+v; want signed in from 192.0.2.7, last used from 203.0.113.50", list.Sessions)
 	}
 }

@@ -40,6 +40,7 @@ var errorCodes = []struct {
 	{session.ErrInvalid, http.StatusBadRequest, "invalid_input"},
 	{session.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{session.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
+	{session.ErrTooManyReports, http.StatusTooManyRequests, "rate_limited"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
 	{errBadJSON, http.StatusBadRequest, "invalid_json"},
 	{errAdminAuth, http.StatusUnauthorized, "unauthorized"},

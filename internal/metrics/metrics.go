@@ -34,6 +34,7 @@ type Metrics struct {
 	observers     sync.Map // requestKey → *requestObservers
 	cacheHits     [3][2]prometheus.Counter
 	deps          *dependencyMetrics
+	auditHead     prometheus.Gauge
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -90,7 +91,10 @@ func New() *Metrics {
 	m.notified = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessiongw_outbox_notifications_total", Help: "Postgres notifications of outbox entries handled, by result: read, or unreadable (the in-process caches were flushed to be safe).",
 	}, []string{"result"})
-	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker, m.deps.pg, m.deps.redis, m.notified)
+	m.auditHead = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sessiongw_audit_head_seq", Help: "Sequence number of the audit chain's head at the last checkpoint (SESSIONGW_AUDIT_CHECKPOINT_INTERVAL); the log line of the same checkpoint carries its hash. It should only grow.",
+	})
+	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker, m.deps.pg, m.deps.redis, m.notified, m.auditHead)
 	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -187,6 +191,9 @@ func (m *Metrics) InvalidationAcked(timedOut bool) {
 	}
 	m.acks.WithLabelValues("acked").Inc()
 }
+
+// AuditCheckpoint records the audit head's sequence number.
+func (m *Metrics) AuditCheckpoint(seq int64) { m.auditHead.Set(float64(seq)) }
 
 // BreakerState records the Redis circuit breaker's state.
 func (m *Metrics) BreakerState(state string) {

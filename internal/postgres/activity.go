@@ -29,6 +29,7 @@ func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time
 		var id uuid.UUID
 		if err := tx.QueryRow(ctx, `
 			UPDATE sessions s SET last_activity_at = GREATEST(s.last_activity_at, $2), ip_address = $3, user_agent = $4,
+				last_ip_address = CASE WHEN $3 <> '' THEN $3 ELSE s.last_ip_address END,
 				expires_at = `+rollingExpiry("$2::timestamptz", "$5::bool", "$6::bigint", "$7::bigint", "$8::bigint")+`
 			WHERE s.token_hash = $1
 			RETURNING s.user_id, s.public_id`, h[:], at, ip, userAgent,
@@ -62,6 +63,7 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	r := s.rolling
 	rows, err := s.pool.Query(ctx, `
 		UPDATE sessions s SET last_activity_at = v.at,
+			last_ip_address = CASE WHEN v.ip <> '' THEN v.ip ELSE s.last_ip_address END,
 			expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
 		FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
 		WHERE s.public_id = v.id AND s.last_activity_at < v.at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -89,15 +90,17 @@ func (s *Store) AuditRecords(ctx context.Context, f session.AuditFilter) ([]sess
 	return list, nil
 }
 
-// WalkAudit implements session.AuditLog: the head and every record come
+// WalkAudit implements session.AuditLog: the bounds and every record come
 // from one snapshot, so appends made meanwhile are neither half seen nor
 // mistaken for a break.
-func (s *Store) WalkAudit(ctx context.Context, fn func(session.AuditRecord) bool) (session.AuditHead, error) {
-	var head session.AuditHead
+func (s *Store) WalkAudit(ctx context.Context, w session.AuditWalker) (session.AuditChain, error) {
+	var c session.AuditChain
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, (*[]byte)(&head.Hash)); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1`).
+			Scan(&c.Head.Seq, (*[]byte)(&c.Head.Hash), &c.Base.Seq, (*[]byte)(&c.Base.Hash)); err != nil {
 			return err
 		}
+		w.Start(c)
 		rows, err := tx.Query(ctx, `SELECT `+auditCols+` FROM audit_log ORDER BY seq`)
 		if err != nil {
 			return err
@@ -108,16 +111,51 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(session.AuditRecord) bool
 			if err != nil {
 				return err
 			}
-			if !fn(r) {
+			if !w.Add(r) {
 				return errStopWalk
 			}
 		}
 		return rows.Err()
 	})
 	if err != nil && !errors.Is(err, errStopWalk) {
-		return session.AuditHead{}, interpret("walk audit log", err)
+		return session.AuditChain{}, interpret("walk audit log", err)
 	}
-	return head, nil
+	return c, nil
 }
 
 var errStopWalk = errors.New("stop")
+
+// PruneAudit implements session.AuditLog in one transaction holding the
+// head: the prune record is appended, then the records up to the last one
+// written before before are deleted and the base moves to it.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time, prune func(session.AuditHead, int) session.AuditEntry) (session.AuditPruned, error) {
+	var out session.AuditPruned
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var baseSeq int64
+		if err := tx.QueryRow(ctx, `SELECT base_seq FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&baseSeq); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `
+			SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log WHERE at < $1)`, before).
+			Scan(&out.Through.Seq, (*[]byte)(&out.Through.Hash))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // nothing old enough
+		}
+		if err != nil {
+			return err
+		}
+		out.Records = int(out.Through.Seq - baseSeq)
+		if err := appendAudit(ctx, tx, prune(out.Through, out.Records)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq <= $1`, out.Through.Seq); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE audit_head SET base_seq = $1, base_hash = $2 WHERE id = 1`, out.Through.Seq, []byte(out.Through.Hash))
+		return err
+	})
+	if err != nil {
+		return session.AuditPruned{}, interpret("prune audit log", err)
+	}
+	return out, nil
+}

@@ -91,11 +91,11 @@ func TestMigrationToStringUserIDs(t *testing.T) {
 		t.Errorf("devices of user 42 = %d, %v; want 1", devices, err)
 	}
 	v := session.NewChainVerifier(nil)
-	head, err := store.WalkAudit(ctx, v.Add)
+	chain, err := store.WalkAudit(ctx, v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.Finish(head)
+	v.Finish(chain.Head)
 	if v.Broken != "" || v.Records() != 3 {
 		t.Errorf("audit chain after the migration: %d records, broken: %s", v.Records(), v.Broken)
 	}

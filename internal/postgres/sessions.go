@@ -12,12 +12,12 @@ import (
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
-const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me, new_device`
+const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address, user_agent, remember_me, new_device`
 
 func scanSession(row pgx.Row, extra ...any) (session.Session, error) {
 	var ss session.Session
 	var id uuid.UUID
-	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.UserAgent, &ss.RememberMe, &ss.NewDevice}, extra...)
+	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.LastIPAddress, &ss.UserAgent, &ss.RememberMe, &ss.NewDevice}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return session.Session{}, err
 	}
@@ -34,8 +34,8 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (sessio
 		// the row): a session is never created for a user being deactivated.
 		row := tx.QueryRow(ctx, `
 			WITH u AS (SELECT id FROM users WHERE id = $3 AND is_active FOR SHARE)
-			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, user_agent, remember_me)
-			SELECT $1, $2, u.id, $4, $5, $4, $6, $7, $8 FROM u
+			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address, user_agent, remember_me)
+			SELECT $1, $2, u.id, $4, $5, $4, $6, $6, $7, $8 FROM u
 			RETURNING `+sessionCols,
 			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe)
 		var err error
@@ -68,7 +68,7 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 	var r session.Restored
 	row := s.pool.QueryRow(ctx, `
 		SELECT s.public_id, s.user_id, s.created_at, s.expires_at, s.last_activity_at,
-		       s.ip_address, s.user_agent, s.remember_me, s.new_device,
+		       s.ip_address, s.last_ip_address, s.user_agent, s.remember_me, s.new_device,
 		       u.username, u.email, u.is_active, u.roles
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1`, h[:])

@@ -54,3 +54,30 @@ func TestConcurrentFailuresGoIntoDebt(t *testing.T) {
 		t.Error("still limited after the debt was repaid")
 	}
 }
+
+func TestReports(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	r := ratelimit.NewReports(1, 3, 2, time.Hour)
+	ratelimit.SetReportsClock(r, func() time.Time { return now })
+	steps := []struct {
+		session, value string
+		advance        time.Duration
+		want           bool
+	}{
+		{"a", "v1", 0, true},
+		{"a", "v1", 0, true},
+		{"a", "v2", 0, true},
+		{"a", "v3", time.Second, false},    // a third distinct value within the window
+		{"a", "v1", 0, false},              // the burst of 3 is spent (one refilled, taken above)
+		{"b", "v9", 0, true},               // another session has its own budget
+		{"a", "v1", 2 * time.Second, true}, // refilled
+		{"a", "v3", time.Hour, true},       // a new window
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		if got := r.AllowReport(s.session, s.value); got != s.want {
+			t.Errorf("step %d: AllowReport(%s, %s) = %v; want %v", i, s.session, s.value, got, s.want)
+		}
+	}
+}

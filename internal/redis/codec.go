@@ -20,7 +20,7 @@ import (
 //	created: varint, Unix microseconds
 //	expires, last activity: varint, microseconds after created
 //	flags: 1 byte (1: remember me, 2: user active, 4: new device)
-//	ip, user agent, username, email: uvarint length + bytes each
+//	ip, last ip, user agent, username, email: uvarint length + bytes each
 //	roles: uvarint count, then uvarint length + bytes each
 //
 // A value in any other form (an older version, garbage) does not decode,
@@ -62,7 +62,7 @@ func Encode(r session.Restored) ([]byte, error) {
 		flags |= flagNewDevice
 	}
 	b = append(b, flags)
-	for _, str := range []string{s.IPAddress, s.UserAgent, u.Username, u.Email} {
+	for _, str := range []string{s.IPAddress, s.LastIPAddress, s.UserAgent, u.Username, u.Email} {
 		b = appendString(b, str)
 	}
 	b = binary.AppendUvarint(b, uint64(len(u.Roles)))
@@ -95,7 +95,7 @@ func decodeString(v string) (session.Restored, error) {
 	if flags&^(flagRemember|flagActive|flagNewDevice) != 0 {
 		return session.Restored{}, errEntry
 	}
-	ip, ua, username, email := d.string(), d.string(), d.string(), d.string()
+	ip, lastIP, ua, username, email := d.string(), d.string(), d.string(), d.string(), d.string()
 	n := d.uvarint()
 	if n > 64 { // ValidateUser allows at most 64 roles
 		return session.Restored{}, errEntry
@@ -112,7 +112,7 @@ func decodeString(v string) (session.Restored, error) {
 			ID: id.String(), UserID: userID,
 			CreatedAt: time.UnixMicro(created).UTC(), ExpiresAt: time.UnixMicro(expires).UTC(),
 			LastActivityAt: time.UnixMicro(activity).UTC(),
-			IPAddress:      ip, UserAgent: ua, RememberMe: flags&flagRemember != 0, NewDevice: flags&flagNewDevice != 0,
+			IPAddress:      ip, LastIPAddress: lastIP, UserAgent: ua, RememberMe: flags&flagRemember != 0, NewDevice: flags&flagNewDevice != 0,
 		},
 		User: session.User{ID: userID, Username: username, Email: email, IsActive: flags&flagActive != 0, Roles: roles},
 	}, nil

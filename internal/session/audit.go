@@ -26,6 +26,9 @@ const (
 	EventAdminAuthFailed       = "admin.auth_failed"
 	EventSessionNewDevice      = "session.new_device"
 	EventNewDeviceAcknowledged = "session.new_device_acknowledged"
+	// EventAuditPruned records a prune of old records: details through_seq
+	// and through_hash name the last record removed (the chain's new base).
+	EventAuditPruned = "audit.pruned"
 )
 
 // Actor kinds.
@@ -141,6 +144,8 @@ type ChainVerifier struct {
 	BrokenAt int64
 	expect   *AuditHead
 	sawHead  bool
+	base     AuditHead
+	pruned   *AuditHead // the base the latest audit.pruned record names
 }
 
 // AuditHead is the sequence number and hash of the latest record, for
@@ -170,7 +175,25 @@ func ParseAuditHead(s string) (AuditHead, error) {
 // NewChainVerifier returns a verifier; expect, when non-nil, is a head
 // recorded earlier that the chain must still contain unchanged.
 func NewChainVerifier(expect *AuditHead) *ChainVerifier {
-	return &ChainVerifier{prev: GenesisHash, expect: expect}
+	return &ChainVerifier{prev: GenesisHash, expect: expect, base: AuditHead{Hash: GenesisHash}}
+}
+
+// Start implements AuditWalker: the chain starts after its base, the last
+// pruned record.
+func (v *ChainVerifier) Start(c AuditChain) { v.startAt(c.Base) }
+
+func (v *ChainVerifier) startAt(base AuditHead) {
+	if base.Seq == 0 {
+		return
+	}
+	v.base, v.n, v.prev = base, base.Seq, base.Hash
+	if v.expect != nil && v.expect.Seq <= base.Seq {
+		if v.expect.Seq == base.Seq && bytes.Equal(v.expect.Hash, base.Hash) {
+			v.sawHead = true
+			return
+		}
+		v.fail(v.expect.Seq, fmt.Sprintf("the expected head's record was pruned (the chain now starts after record %d): verify against a checkpoint taken since", base.Seq))
+	}
 }
 
 // Add checks the next record; it reports false once the chain is broken.
@@ -195,16 +218,41 @@ func (v *ChainVerifier) Add(r AuditRecord) bool {
 	if v.expect != nil && r.Seq == v.expect.Seq {
 		v.sawHead = true
 	}
+	if r.Event == EventAuditPruned {
+		v.pruned = prunedThrough(r.Details)
+	}
 	v.n, v.prev = r.Seq, r.Hash
 	return true
+}
+
+// prunedThrough reads the base an audit.pruned record names (nil when its
+// details do not say).
+func prunedThrough(details json.RawMessage) *AuditHead {
+	var d struct {
+		Seq  int64  `json:"through_seq"`
+		Hash string `json:"through_hash"`
+	}
+	if json.Unmarshal(details, &d) != nil {
+		return nil
+	}
+	h, err := hex.DecodeString(d.Hash)
+	if err != nil || d.Seq < 1 {
+		return nil
+	}
+	return &AuditHead{Seq: d.Seq, Hash: h}
 }
 
 func (v *ChainVerifier) fail(seq int64, why string) { v.BrokenAt, v.Broken = seq, why }
 
 // Finish checks the end of the chain against the stored head (which the
-// appends keep in step) and the expected head.
+// appends keep in step) and the expected head, and the base against the
+// latest audit.pruned record (which must name it exactly).
 func (v *ChainVerifier) Finish(stored AuditHead) {
 	if v.Broken != "" {
+		return
+	}
+	if v.base.Seq > 0 && (v.pruned == nil || v.pruned.Seq != v.base.Seq || !bytes.Equal(v.pruned.Hash, v.base.Hash)) {
+		v.fail(v.base.Seq+1, fmt.Sprintf("the chain starts after record %d, but no audit.pruned record names that point (records at the start were removed, or the base was changed)", v.base.Seq))
 		return
 	}
 	if stored.Seq != v.n || !bytes.Equal(stored.Hash, v.prev) {
@@ -216,8 +264,8 @@ func (v *ChainVerifier) Finish(stored AuditHead) {
 	}
 }
 
-// Records returns how many records were verified.
-func (v *ChainVerifier) Records() int64 { return v.n }
+// Records returns how many records were verified (after the base).
+func (v *ChainVerifier) Records() int64 { return v.n - v.base.Seq }
 
 // AuditVerification is the result of a chain check.
 type AuditVerification struct {
@@ -226,6 +274,8 @@ type AuditVerification struct {
 	BrokenAt int64     `json:"broken_at,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Head     AuditHead `json:"head"`
+	// Base is the last pruned record (seq 0: nothing was pruned).
+	Base AuditHead `json:"base"`
 }
 
 // AuditFilter pages through the log: records after seq After, of UserID

@@ -22,7 +22,12 @@ func chain(n int) []AuditRecord {
 }
 
 func verify(rs []AuditRecord, head AuditHead, expect *AuditHead) *ChainVerifier {
+	return verifyFrom(AuditHead{Hash: GenesisHash}, rs, head, expect)
+}
+
+func verifyFrom(base AuditHead, rs []AuditRecord, head AuditHead, expect *AuditHead) *ChainVerifier {
 	v := NewChainVerifier(expect)
+	v.Start(AuditChain{Base: base, Head: head})
 	for _, r := range rs {
 		if !v.Add(r) {
 			break
@@ -76,6 +81,41 @@ func TestChainVerifier(t *testing.T) {
 	beyond := AuditHead{Seq: 9, Hash: rs[0].Hash}
 	if v := verify(rs, head, &beyond); v.BrokenAt != 9 {
 		t.Errorf("anchor beyond the chain: broken at %d", v.BrokenAt)
+	}
+}
+
+// TestChainVerifierAfterPrune: records 1-3 pruned, the chain continues
+// with an audit.pruned record naming record 3.
+func TestChainVerifierAfterPrune(t *testing.T) {
+	t.Parallel()
+	rs := chain(5)
+	base := AuditHead{Seq: 3, Hash: rs[2].Hash}
+	p := AuditRecord{Seq: 6, At: rs[4].At, Event: EventAuditPruned, Actor: ActorSystem,
+		Details: AuditDetails(AuditPrunedEntry(base, 3).Details), PrevHash: rs[4].Hash}
+	p.Hash = ChainHash(p.PrevHash, p)
+	kept := []AuditRecord{rs[3], rs[4], p}
+	head := AuditHead{Seq: 6, Hash: p.Hash}
+	if v := verifyFrom(base, kept, head, nil); v.Broken != "" || v.Records() != 3 {
+		t.Fatalf("pruned chain: %q after %d records", v.Broken, v.Records())
+	}
+	if v := verifyFrom(base, kept, head, &AuditHead{Seq: 5, Hash: rs[4].Hash}); v.Broken != "" {
+		t.Errorf("anchor after the base: %q", v.Broken)
+	}
+	if v := verifyFrom(base, kept, head, &base); v.Broken != "" {
+		t.Errorf("anchor at the base: %q", v.Broken)
+	}
+	if v := verifyFrom(base, kept, head, &AuditHead{Seq: 2, Hash: rs[1].Hash}); v.BrokenAt != 2 {
+		t.Errorf("anchor inside the pruned part: broken at %d (%q)", v.BrokenAt, v.Broken)
+	}
+	// More removed at the start and the base moved to hide it: no prune
+	// record names the new base.
+	moved := AuditHead{Seq: 4, Hash: rs[3].Hash}
+	if v := verifyFrom(moved, kept[1:], head, nil); v.BrokenAt != 5 {
+		t.Errorf("base moved without a prune record: broken at %d (%q)", v.BrokenAt, v.Broken)
+	}
+	// A base with no prune record at all.
+	if v := verifyFrom(base, []AuditRecord{rs[3], rs[4]}, AuditHead{Seq: 5, Hash: rs[4].Hash}, nil); v.BrokenAt != 4 {
+		t.Errorf("base without any prune record: broken at %d (%q)", v.BrokenAt, v.Broken)
 	}
 }
 

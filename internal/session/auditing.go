@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -20,12 +21,12 @@ func (s *Service) VerifyAudit(ctx context.Context, expect *AuditHead) (AuditVeri
 		return AuditVerification{}, ErrUnavailable
 	}
 	v := NewChainVerifier(expect)
-	head, err := s.audit.WalkAudit(ctx, v.Add)
+	chain, err := s.audit.WalkAudit(ctx, v)
 	if err != nil {
 		return AuditVerification{}, err
 	}
-	v.Finish(head)
-	return AuditVerification{OK: v.Broken == "", Records: v.Records(), BrokenAt: v.BrokenAt, Reason: v.Broken, Head: head}, nil
+	v.Finish(chain.Head)
+	return AuditVerification{OK: v.Broken == "", Records: v.Records(), BrokenAt: v.BrokenAt, Reason: v.Broken, Head: chain.Head, Base: chain.Base}, nil
 }
 
 // AuditHead returns the sequence number and hash of the latest record.
@@ -33,7 +34,35 @@ func (s *Service) AuditHead(ctx context.Context) (AuditHead, error) {
 	if s.audit == nil {
 		return AuditHead{}, ErrUnavailable
 	}
-	return s.audit.WalkAudit(ctx, func(AuditRecord) bool { return false })
+	chain, err := s.audit.WalkAudit(ctx, headOnly{})
+	return chain.Head, err
+}
+
+// headOnly reads no record.
+type headOnly struct{}
+
+func (headOnly) Start(AuditChain)     {}
+func (headOnly) Add(AuditRecord) bool { return false }
+
+// PruneAudit deletes the audit records written before before, keeping the
+// chain verifiable: an audit.pruned record naming the last removed record
+// (sequence number and hash) is appended first, and verification starts
+// from that point. The newest record is never removed, so the chain keeps
+// its head.
+func (s *Service) PruneAudit(ctx context.Context, before time.Time) (AuditPruned, error) {
+	if s.audit == nil {
+		return AuditPruned{}, ErrUnavailable
+	}
+	if !before.Before(s.now()) {
+		return AuditPruned{}, Invalid("before", "must be in the past")
+	}
+	return s.audit.PruneAudit(ctx, before, AuditPrunedEntry)
+}
+
+// AuditPrunedEntry records a prune through the record through.
+func AuditPrunedEntry(through AuditHead, records int) AuditEntry {
+	return AuditEntry{Event: EventAuditPruned, Details: map[string]any{
+		"through_seq": through.Seq, "through_hash": through.Hash.String(), "records": records}}
 }
 
 // Page sizes of the audit log.

@@ -34,6 +34,9 @@ var (
 	// ErrRateLimited: this client made too many lookups that reached the
 	// store; retry later.
 	ErrRateLimited = errors.New("too many lookups of unknown sessions; retry later")
+	// ErrTooManyReports: the holder reported activity too often, or too
+	// many different addresses and user agents, for one session.
+	ErrTooManyReports = errors.New("too many activity reports for this session; retry later")
 )
 
 // InvalidError describes one unacceptable input field. errors.Is(err,

@@ -46,8 +46,12 @@ func (s *Service) RecordActivity(ctx context.Context, t Token, c Client, ip, use
 		return err
 	}
 	h := t.Hash()
-	if _, err := s.restore(ctx, h, c.IP); err != nil {
+	r, err := s.restore(ctx, h, c.IP)
+	if err != nil {
 		return err
+	}
+	if s.reports != nil && !s.reports.AllowReport(r.Session.ID, ip+"\x00"+userAgent) {
+		return ErrTooManyReports
 	}
 	if err := s.store.RecordActivity(ctx, h, s.now(), ip, userAgent); err != nil {
 		return fmt.Errorf("record activity: %w", err)
@@ -256,6 +260,11 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 	}
 	if s.deviceWindow > 0 {
 		if _, err := s.store.PruneDevices(ctx, now.Add(-s.deviceWindow)); err != nil {
+			return total, fmt.Errorf("cleanup: %w", err)
+		}
+	}
+	if s.auditRetention > 0 && s.audit != nil {
+		if _, err := s.PruneAudit(ctx, now.Add(-s.auditRetention)); err != nil {
 			return total, fmt.Errorf("cleanup: %w", err)
 		}
 	}

@@ -60,9 +60,36 @@ type AuditLog interface {
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// AuditRecords pages through the log in sequence order.
 	AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
-	// WalkAudit hands every record to fn in sequence order until fn
-	// returns false, and returns the stored head, all from one snapshot.
-	WalkAudit(ctx context.Context, fn func(AuditRecord) bool) (AuditHead, error)
+	// WalkAudit tells w where the stored chain starts and ends, then hands
+	// it every record in sequence order until it returns false, all from
+	// one snapshot; it returns the chain's bounds.
+	WalkAudit(ctx context.Context, w AuditWalker) (AuditChain, error)
+	// PruneAudit deletes the records written before before, after
+	// appending an audit.pruned record (made by prune from the last record
+	// it deletes) and moving the chain's base to that record; it returns
+	// what it pruned (Records 0: nothing was old enough, nothing written).
+	PruneAudit(ctx context.Context, before time.Time, prune func(through AuditHead, records int) AuditEntry) (AuditPruned, error)
+}
+
+// AuditWalker reads the chain (a ChainVerifier is one).
+type AuditWalker interface {
+	Start(AuditChain)
+	Add(AuditRecord) bool
+}
+
+// AuditChain is where the stored chain starts and ends: Base is the last
+// pruned record (seq 0 and GenesisHash when nothing was pruned), Head the
+// latest record.
+type AuditChain struct {
+	Base AuditHead
+	Head AuditHead
+}
+
+// AuditPruned says what one prune removed: the records up to and including
+// Through.
+type AuditPruned struct {
+	Through AuditHead `json:"through"`
+	Records int       `json:"records"`
 }
 
 // Stats summarises a user's active sessions. The times are nil when the

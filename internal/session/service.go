@@ -22,14 +22,15 @@ type Options struct {
 	// for OutageGrace, to answer while the store is unavailable.
 	Grace       LocalCache
 	OutageGrace time.Duration
-	Bus         Publisher    // nil: this is the only replica
-	Outbox      Outbox       // nil: no relay
-	Audit       AuditLog     // nil: the audit endpoints answer ErrUnavailable
-	Trust       Trust        // nil: caches always trusted
-	Activity    ActivitySink // nil discards per-request activity
-	Observer    Observer     // nil discards observations
-	Limiter     Limiter      // nil: store lookups are not rate-limited
-	Logger      *slog.Logger // nil discards logs
+	Bus         Publisher     // nil: this is the only replica
+	Outbox      Outbox        // nil: no relay
+	Audit       AuditLog      // nil: the audit endpoints answer ErrUnavailable
+	Trust       Trust         // nil: caches always trusted
+	Activity    ActivitySink  // nil discards per-request activity
+	Observer    Observer      // nil discards observations
+	Limiter     Limiter       // nil: store lookups are not rate-limited
+	Reports     ReportLimiter // nil: what a holder reports is not bounded
+	Logger      *slog.Logger  // nil discards logs
 	Now         func() time.Time
 
 	// IdleTimeout rejects a session whose latest recorded activity is at
@@ -38,11 +39,14 @@ type Options struct {
 	// NewDeviceWindow is how long an address or user agent no session uses
 	// any more stays known for new-device detection (0: forever).
 	NewDeviceWindow time.Duration
-	SessionTTL      time.Duration // lifetime of a new session
-	RememberMeTTL   time.Duration // lifetime of a new remember-me session
-	CacheTTL        time.Duration // upper bound of a shared-cache entry
-	LocalCacheTTL   time.Duration // upper bound of an in-process entry
-	StoreTimeout    time.Duration // bound on one coalesced lookup (default 5s)
+	// AuditRetention, when set, makes Cleanup prune audit records older
+	// than this (0: keep every record).
+	AuditRetention time.Duration
+	SessionTTL     time.Duration // lifetime of a new session
+	RememberMeTTL  time.Duration // lifetime of a new remember-me session
+	CacheTTL       time.Duration // upper bound of a shared-cache entry
+	LocalCacheTTL  time.Duration // upper bound of an in-process entry
+	StoreTimeout   time.Duration // bound on one coalesced lookup (default 5s)
 	// InvalidationWait is how long a change waits when it could not reach
 	// Redis, so that replicas that cannot either stop trusting their caches
 	// before it returns (the bus trust window; default 1s).
@@ -55,6 +59,13 @@ type Options struct {
 	// BeforeFill, for tests only, runs between a lookup's store read and
 	// its cache fills.
 	BeforeFill func(Hash)
+}
+
+// ReportLimiter bounds, per session, the client details a holder reports
+// about itself (RecordActivity): AllowReport spends one report and says
+// whether value (the reported address and user agent) may be recorded.
+type ReportLimiter interface {
+	AllowReport(sessionID, value string) bool
 }
 
 // Limiter rate-limits, per client, store lookups that find no session:
@@ -82,12 +93,14 @@ type Service struct {
 	activity          ActivitySink
 	obs               Observer
 	limiter           Limiter
+	reports           ReportLimiter
 	log               *slog.Logger
 	now               func() time.Time
 
 	sessionTTL, rememberTTL time.Duration
 	idleTimeout             time.Duration
 	deviceWindow            time.Duration
+	auditRetention          time.Duration
 	cacheTTL, localTTL      time.Duration
 	storeTimeout            time.Duration
 	invalidationWait        time.Duration
@@ -103,8 +116,8 @@ type Service struct {
 func NewService(o Options) *Service {
 	s := &Service{
 		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, audit: o.Audit, trust: o.Trust,
-		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, log: o.Logger, now: o.Now,
-		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow,
+		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, reports: o.Reports, log: o.Logger, now: o.Now,
+		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow, auditRetention: o.AuditRetention,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
 		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),

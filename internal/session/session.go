@@ -20,7 +20,11 @@ type Session struct {
 	CreatedAt      time.Time `json:"created_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
 	LastActivityAt time.Time `json:"last_activity_at"`
+	// IPAddress is where the session signed in (or last reported itself
+	// through POST /v1/session/activity); LastIPAddress is where it was
+	// last used from, written with the batched activity.
 	IPAddress      string    `json:"ip_address"`
+	LastIPAddress  string    `json:"last_ip_address"`
 	UserAgent      string    `json:"user_agent"`
 	RememberMe     bool      `json:"remember_me"`
 	// NewDevice is set when the session was created, or saw activity, from

@@ -33,7 +33,7 @@ func Config(t testing.TB) config.Config {
 		LocalCacheSize: 10000, SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour,
 		CookieName: "session_id", RedisPrefix: prefix, CleanupInterval: 0, AutoMigrate: true,
 		InvalidationTimeout: time.Second, MaxDBLookups: 32, RateLimit: 0, ShutdownDrain: 200 * time.Millisecond,
-		AuthHeaders: "sessiongw", NewDeviceWindow: 2160 * time.Hour,
+		AuthHeaders: "sessiongw", NewDeviceWindow: 2160 * time.Hour, AuditCheckpointInterval: time.Hour,
 		LogLevel: "debug", LogFormat: "json",
 	}
 }
