@@ -179,10 +179,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Store: g.store, Shared: shared, Local: local, Grace: grace, OutageGrace: cfg.DBOutageGrace,
 		Bus: g.bus, Outbox: g.store, Audit: g.store, Trust: g.bus,
 		Activity: g.batcher, Observer: g.metrics, Limiter: limiter, Logger: log, Now: o.Now,
-		Reports: ratelimit.NewReports(ratelimit.DefaultReportsPerSecond, ratelimit.DefaultReportBurst, ratelimit.DefaultDistinctReports, ratelimit.DefaultReportWindow),
+		Reports:    ratelimit.NewReports(ratelimit.DefaultReportsPerSecond, ratelimit.DefaultReportBurst, ratelimit.DefaultDistinctReports, ratelimit.DefaultReportWindow),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout, NewDeviceWindow: cfg.NewDeviceWindow,
 		AuditRetention: cfg.AuditRetention,
-		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
+		CacheTTL:       cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
 	})

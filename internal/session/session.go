@@ -23,10 +23,10 @@ type Session struct {
 	// IPAddress is where the session signed in (or last reported itself
 	// through POST /v1/session/activity); LastIPAddress is where it was
 	// last used from, written with the batched activity.
-	IPAddress      string    `json:"ip_address"`
-	LastIPAddress  string    `json:"last_ip_address"`
-	UserAgent      string    `json:"user_agent"`
-	RememberMe     bool      `json:"remember_me"`
+	IPAddress     string `json:"ip_address"`
+	LastIPAddress string `json:"last_ip_address"`
+	UserAgent     string `json:"user_agent"`
+	RememberMe    bool   `json:"remember_me"`
 	// NewDevice is set when the session was created, or saw activity, from
 	// a client address or user agent its user had not used before; the
 	// holder clears it (DELETE /v1/session/new_device).
