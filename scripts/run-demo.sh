@@ -9,6 +9,8 @@ export SESSIONGW_REDIS_URL=${SESSIONGW_REDIS_URL:-redis://127.0.0.1:6379/0}
 export SESSIONGW_HTTP_ADDR=${SESSIONGW_HTTP_ADDR:-127.0.0.1:8080}
 export SESSIONGW_LOG_FORMAT=${SESSIONGW_LOG_FORMAT:-text}
 export SESSIONGW_UI=${SESSIONGW_UI:-true}
+# The demo is plain HTTP on 127.0.0.1: a Secure cookie would never be sent.
+export SESSIONGW_COOKIE_SECURE=${SESSIONGW_COOKIE_SECURE:-false}
 if [ -z "${SESSIONGW_ADMIN_TOKEN:-}" ]; then
   SESSIONGW_ADMIN_TOKEN="dev-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   export SESSIONGW_ADMIN_TOKEN

@@ -49,9 +49,18 @@ type Config struct {
 	// new-device detection after its last use.
 	NewDeviceWindow time.Duration
 	CookieName      string
-	RedisPrefix     string
-	CleanupInterval time.Duration
-	AutoMigrate     bool
+	// CookieSecure, CookieSameSite (lax, strict or none) and CookieDomain
+	// are the attributes of the cookies the gateway writes.
+	CookieSecure   bool
+	CookieSameSite string
+	CookieDomain   string
+	// MaxSessionsPerUser bounds each user's sessions (0: no limit);
+	// SessionLimitPolicy says what a create does at the limit.
+	MaxSessionsPerUser int
+	SessionLimitPolicy string
+	RedisPrefix        string
+	CleanupInterval    time.Duration
+	AutoMigrate        bool
 	// InvalidationTimeout bounds the wait for replicas' acks and is the
 	// window a replica trusts its caches after its last heard heartbeat.
 	InvalidationTimeout time.Duration

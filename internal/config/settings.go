@@ -112,6 +112,23 @@ var settings = []setting{
 		durationInto(func(c *Config) *time.Duration { return &c.NewDeviceWindow })},
 	{"SESSIONGW_COOKIE_NAME", "cookie-name", "session_id", "cookie that carries the session token",
 		stringInto(func(c *Config) *string { return &c.CookieName })},
+	{"SESSIONGW_COOKIE_SECURE", "cookie-secure", "true", "mark the session cookies the gateway writes Secure (HTTPS only); false only for plain-HTTP development",
+		boolInto(func(c *Config) *bool { return &c.CookieSecure })},
+	{"SESSIONGW_COOKIE_SAMESITE", "cookie-samesite", "lax", "SameSite of the session cookies the gateway writes: lax, strict or none (none needs SESSIONGW_COOKIE_SECURE=true)",
+		stringInto(func(c *Config) *string { return &c.CookieSameSite })},
+	{"SESSIONGW_COOKIE_DOMAIN", "cookie-domain", "", "Domain of the session cookies the gateway writes; empty: host-only (required for a __Host- name)",
+		stringInto(func(c *Config) *string { return &c.CookieDomain })},
+	{"SESSIONGW_MAX_SESSIONS_PER_USER", "max-sessions-per-user", "0", "most sessions a user may have at once (0 = no limit); a user's own max_sessions overrides it",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return errors.New("must be an integer >= 0")
+			}
+			c.MaxSessionsPerUser = n
+			return nil
+		}},
+	{"SESSIONGW_SESSION_LIMIT_POLICY", "session-limit-policy", "evict_oldest", "at the session limit, a new session evicts the oldest (evict_oldest) or least recently active (evict_idlest) sessions, or is refused (refuse, 409 session_limit)",
+		stringInto(func(c *Config) *string { return &c.SessionLimitPolicy })},
 	{"SESSIONGW_REDIS_PREFIX", "redis-prefix", "sessiongw", "namespace of every Redis key and channel",
 		stringInto(func(c *Config) *string { return &c.RedisPrefix })},
 	{"SESSIONGW_CLEANUP_INTERVAL", "cleanup-interval", "1h", "interval of the background cleanup of expired sessions (0 disables)",

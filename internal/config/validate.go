@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
-	cookieRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+	prefixRE       = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+	cookieRE       = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+	cookieDomainRE = regexp.MustCompile(`^\.?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
 // rule is one check of the configuration: the setting it is about, and
@@ -110,6 +111,34 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"SESSIONGW_COOKIE_SAMESITE", oneOf(func(c Config) string { return c.CookieSameSite }, "lax", "strict", "none")},
+	{"SESSIONGW_COOKIE_SECURE", func(c Config) string {
+		switch {
+		case !c.CookieSecure && strings.HasPrefix(c.CookieName, "__Host-"):
+			return "must be true with a __Host- cookie name (browsers refuse such a cookie without Secure)"
+		case !c.CookieSecure && strings.HasPrefix(c.CookieName, "__Secure-"):
+			return "must be true with a __Secure- cookie name"
+		case !c.CookieSecure && c.CookieSameSite == "none":
+			return "must be true with SESSIONGW_COOKIE_SAMESITE=none (browsers refuse SameSite=None without Secure)"
+		}
+		return ""
+	}},
+	{"SESSIONGW_COOKIE_DOMAIN", func(c Config) string {
+		switch {
+		case c.CookieDomain != "" && strings.HasPrefix(c.CookieName, "__Host-"):
+			return "must be empty with a __Host- cookie name (such a cookie is host-only)"
+		case c.CookieDomain != "" && !cookieDomainRE.MatchString(c.CookieDomain):
+			return fmt.Sprintf("must be a domain name (got %q)", c.CookieDomain)
+		}
+		return ""
+	}},
+	{"SESSIONGW_MAX_SESSIONS_PER_USER", func(c Config) string {
+		if c.MaxSessionsPerUser > 10000 {
+			return "must be at most 10000"
+		}
+		return ""
+	}},
+	{"SESSIONGW_SESSION_LIMIT_POLICY", oneOf(func(c Config) string { return c.SessionLimitPolicy }, "evict_oldest", "evict_idlest", "refuse")},
 	{"SESSIONGW_REDIS_PREFIX", func(c Config) string {
 		if !prefixRE.MatchString(c.RedisPrefix) {
 			return "must be 1-64 characters of letters, digits, _ . : -"

@@ -253,6 +253,10 @@ func TestProxiesStripSmuggledIdentity(t *testing.T) {
 	want := map[string]string{ // what the app must read, and nothing else
 		"HTTP_X_AUTH_USER_ID": "1", "HTTP_X_AUTH_USERNAME": "alice", "HTTP_X_AUTH_ROLES": "user",
 		"HTTP_X_AUTH_SESSION_ID": sid, "HTTP_X_AUTH_EMAIL": "alice@example.com",
+		"HTTP_X_AUTH_AUTHENTICATED_AT": auth(t, rep.URL, tok).Header.Get("X-Auth-Authenticated-At"),
+	}
+	if want["HTTP_X_AUTH_AUTHENTICATED_AT"] == "" {
+		t.Fatal("the gateway sent no X-Auth-Authenticated-At")
 	}
 	for name, base := range proxies {
 		req, err := http.NewRequest(http.MethodGet, base+"/smuggle", nil)
@@ -284,6 +288,43 @@ func TestProxiesStripSmuggledIdentity(t *testing.T) {
 			if strings.Contains(v, "forged") {
 				t.Errorf("%s: a forged value reached the app as %s = %q", name, k, v)
 			}
+		}
+	}
+}
+
+// TestProxiesRoleCheck: the shipped nginx and Caddy configurations send
+// /admin/ through a check with roles=admin: a user without the role gets
+// 403 and the app is never reached there, while / still works.
+func TestProxiesRoleCheck(t *testing.T) {
+	t.Parallel()
+	upstream := &app{}
+	appSrv := httptest.NewServer(upstream)
+	defer appSrv.Close()
+	appAddr := strings.TrimPrefix(appSrv.URL, "http://")
+	rep := testenv.Start(t, testenv.Config(t), gateway.Options{})
+	gatewayAddr := strings.TrimPrefix(rep.URL, "http://")
+	user(t, rep.URL, 1, "alice", "admin")
+	user(t, rep.URL, 2, "bob", "user")
+	alice, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	bob, _ := testenv.NewSession(t, rep.URL, 2, false, "")
+	proxies := map[string]string{
+		"nginx": startNginx(t, gatewayAddr, appAddr),
+		"caddy": startCaddy(t, fmt.Sprintf("127.0.0.1:%d", testdeps.FreePort(t)), gatewayAddr, appAddr),
+	}
+	for name, base := range proxies {
+		get := func(path, tok string) (int, bool) {
+			hits := upstream.hits.Load()
+			r := testenv.Do(t, http.MethodGet, base+path, nil, "Cookie", "session_id="+tok)
+			return r.Status, upstream.hits.Load() != hits
+		}
+		if s, reached := get("/admin/panel", alice); s != http.StatusOK || !reached || upstream.seen().Get("X-Auth-Roles") != "admin" {
+			t.Errorf("%s: admin to /admin/: %d (app reached %v)", name, s, reached)
+		}
+		if s, reached := get("/admin/panel", bob); s != http.StatusForbidden || reached {
+			t.Errorf("%s: a user without the role to /admin/: %d (app reached %v); want 403 and no app", name, s, reached)
+		}
+		if s, reached := get("/home", bob); s != http.StatusOK || !reached {
+			t.Errorf("%s: a user without the role to /: %d (app reached %v); want 200", name, s, reached)
 		}
 	}
 }

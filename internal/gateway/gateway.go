@@ -182,6 +182,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Reports:    ratelimit.NewReports(ratelimit.DefaultReportsPerSecond, ratelimit.DefaultReportBurst, ratelimit.DefaultDistinctReports, ratelimit.DefaultReportWindow),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout, NewDeviceWindow: cfg.NewDeviceWindow,
 		AuditRetention: cfg.AuditRetention,
+		Limit:          session.Limit{Default: cfg.MaxSessionsPerUser, Policy: cfg.SessionLimitPolicy},
 		CacheTTL:       cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
@@ -194,7 +195,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		}
 	}
 	g.handler = httpapi.New(httpapi.Config{
-		Service: g.svc, CookieName: cfg.CookieName, AdminToken: cfg.AdminToken,
+		Service: g.svc, AdminToken: cfg.AdminToken,
+		Cookie: httpapi.CookieConfig{Name: cfg.CookieName, Secure: cfg.CookieSecure, SameSite: sameSite(cfg.CookieSameSite), Domain: cfg.CookieDomain},
 		Checks: []httpapi.Check{
 			{Name: "postgres", Ping: g.store.Ping},
 			{Name: "redis", Ping: g.cache.Ping},
@@ -205,6 +207,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		UI:       devicesPage, IdentityCacheSize: cfg.LocalCacheSize,
 	})
 	return g, nil
+}
+
+// sameSite maps SESSIONGW_COOKIE_SAMESITE to net/http's value.
+func sameSite(v string) http.SameSite {
+	switch v {
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	}
+	return http.SameSiteLaxMode
 }
 
 // Service returns the session service.

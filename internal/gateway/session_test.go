@@ -22,6 +22,9 @@ type apiSession struct {
 	UserAgent      string    `json:"user_agent"`
 	RememberMe     bool      `json:"remember_me"`
 	Current        *bool     `json:"current"`
+	// Since #14.
+	AuthenticatedAt time.Time `json:"authenticated_at"`
+	AMR             []string  `json:"amr"`
 }
 
 type apiUser struct {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,10 +37,11 @@ func requireAdmin(token string, svc Admin, log *slog.Logger) echo.MiddlewareFunc
 }
 
 type userRequest struct {
-	Username *string  `json:"username"`
-	Email    string   `json:"email"`
-	IsActive *bool    `json:"is_active"`
-	Roles    []string `json:"roles"`
+	Username    *string  `json:"username"`
+	Email       string   `json:"email"`
+	IsActive    *bool    `json:"is_active"`
+	Roles       []string `json:"roles"`
+	MaxSessions *int     `json:"max_sessions"` // null or absent: the default
 }
 
 func handlePutUser(svc Admin) echo.HandlerFunc {
@@ -55,7 +57,7 @@ func handlePutUser(svc Admin) echo.HandlerFunc {
 		if req.Username == nil {
 			return session.Invalid("username", "is required")
 		}
-		u := session.User{ID: id, Username: *req.Username, Email: req.Email, IsActive: true, Roles: req.Roles}
+		u := session.User{ID: id, Username: *req.Username, Email: req.Email, IsActive: true, Roles: req.Roles, MaxSessions: req.MaxSessions}
 		if req.IsActive != nil {
 			u.IsActive = *req.IsActive
 		}
@@ -99,18 +101,26 @@ func handleDeleteUser(svc Admin) echo.HandlerFunc {
 }
 
 type createSessionRequest struct {
-	UserID     *userIDJSON `json:"user_id"`
-	RememberMe bool        `json:"remember_me"`
-	IPAddress  string      `json:"ip_address"`
-	UserAgent  string      `json:"user_agent"`
+	UserID          *userIDJSON `json:"user_id"`
+	RememberMe      bool        `json:"remember_me"`
+	IPAddress       string      `json:"ip_address"`
+	UserAgent       string      `json:"user_agent"`
+	AuthenticatedAt *time.Time  `json:"authenticated_at"`
+	AMR             []string    `json:"amr"`
 }
 
 type createSessionResponse struct {
 	Token   string          `json:"token"`
 	Session session.Session `json:"session"`
+	// Evicted are the public ids of sessions revoked to make room under
+	// the session limit (empty when none).
+	Evicted []string `json:"evicted"`
+	// SetCookie is a ready Set-Cookie header value for the token, with the
+	// gateway's cookie settings, for an app that passes it to the browser.
+	SetCookie string `json:"set_cookie"`
 }
 
-func handleCreateSession(svc Admin) echo.HandlerFunc {
+func handleCreateSession(svc Admin, cookies CookieConfig) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req createSessionRequest
 		if err := decodeJSON(c, &req, false); err != nil {
@@ -119,13 +129,121 @@ func handleCreateSession(svc Admin) echo.HandlerFunc {
 		if req.UserID == nil {
 			return session.Invalid("user_id", "is required")
 		}
-		t, ss, err := svc.CreateSession(c.Request().Context(), session.CreateParams{
-			UserID: string(*req.UserID), RememberMe: req.RememberMe, IPAddress: req.IPAddress, UserAgent: req.UserAgent,
-		})
+		p := session.CreateParams{UserID: string(*req.UserID), RememberMe: req.RememberMe, IPAddress: req.IPAddress, UserAgent: req.UserAgent, AMR: req.AMR}
+		if req.AuthenticatedAt != nil {
+			p.AuthenticatedAt = *req.AuthenticatedAt
+		}
+		out, err := svc.CreateSession(c.Request().Context(), p)
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusCreated, createSessionResponse{Token: t.Reveal(), Session: ss})
+		return c.JSON(http.StatusCreated, createSessionResponse{Token: out.Token.Reveal(), Session: out.Session, Evicted: out.Evicted,
+			SetCookie: cookies.setCookieValue(out.Token, out.Session, time.Now())})
+	}
+}
+
+type rotateResponse struct {
+	Token   string          `json:"token"`
+	Session session.Session `json:"session"`
+}
+
+// handleRotateByID gives a session a new token (after the app changed the
+// user's privileges): POST /v1/admin/sessions/{id}/rotate.
+func handleRotateByID(svc Admin) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := sessionIDParam(c)
+		if err != nil {
+			return err
+		}
+		t, ss, err := svc.RotateByID(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, rotateResponse{Token: t.Reveal(), Session: ss})
+	}
+}
+
+type reauthenticatedRequest struct {
+	AMR []string `json:"amr"`
+}
+
+// handleReauthenticated records that the app re-checked the user:
+// POST /v1/admin/sessions/{id}/reauthenticated {"amr": [...]}.
+func handleReauthenticated(svc Admin) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := sessionIDParam(c)
+		if err != nil {
+			return err
+		}
+		var req reauthenticatedRequest
+		if err := decodeJSON(c, &req, true); err != nil {
+			return err
+		}
+		ss, err := svc.Reauthenticated(c.Request().Context(), id, req.AMR)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"session": ss})
+	}
+}
+
+type apiTokenRequest struct {
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Roles     []string   `json:"roles"`
+}
+
+type apiTokenResponse struct {
+	Token    string           `json:"token"`
+	APIToken session.APIToken `json:"api_token"`
+}
+
+func handleCreateAPIToken(svc Admin) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := userIDParam(c)
+		if err != nil {
+			return err
+		}
+		var req apiTokenRequest
+		if err := decodeJSON(c, &req, false); err != nil {
+			return err
+		}
+		p := session.APITokenParams{Name: req.Name, Roles: req.Roles}
+		if req.ExpiresAt != nil {
+			p.ExpiresAt = *req.ExpiresAt
+		}
+		t, tok, err := svc.CreateAPIToken(c.Request().Context(), id, p)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, apiTokenResponse{Token: t.Reveal(), APIToken: tok})
+	}
+}
+
+func handleListAPITokens(svc Admin) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := userIDParam(c)
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListAPITokens(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"api_tokens": list})
+	}
+}
+
+func handleRevokeAPIToken(svc Admin) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := session.ParseSessionID(c.Param("id"))
+		if err != nil {
+			return err
+		}
+		if err := svc.RevokeAPIToken(c.Request().Context(), id); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
 	}
 }
 

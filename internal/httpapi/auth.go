@@ -17,42 +17,83 @@ var (
 	zeroLength   = []string{"0"}
 )
 
-// authDecision runs the per-request check and reports the status to send:
-// 200 (identity headers written), 401, 403 or 503 (Retry-After written).
-func authDecision(c echo.Context, svc Validator, cookieName string, identity *identityWriter, log *slog.Logger) int {
+// endEmpty sends status with an empty body. net/http declares
+// Content-Length: 0 itself for an answer whose handler wrote nothing, but
+// cannot for HEAD, so it is said there.
+func endEmpty(c echo.Context, status int) {
+	if c.Request().Method == http.MethodHead {
+		c.Response().Header()["Content-Length"] = zeroLength
+	}
+	c.Response().WriteHeader(status)
+}
+
+// reasonHeader says why a check that found a valid session still denied
+// it, for proxies and apps that act on it (a login page asking for a
+// fresh sign-in).
+const reasonHeader = "X-Auth-Reason"
+
+// Reasons of reasonHeader.
+const (
+	reasonReauth      = "reauthentication_required"
+	reasonMissingRole = "missing_role"
+	reasonBadRequire  = "invalid_requirement"
+)
+
+// authDecision runs the per-request check and reports the status to send
+// and the reason for a denial it can name: 200 (identity headers written),
+// 401, 403 or 503 (Retry-After written). withQuery says whether the
+// request's own query carries requirements (not on /v1/ext_authz, where it
+// is the app's).
+func authDecision(c echo.Context, svc Validator, cookieName string, identity *identityWriter, withQuery bool, log *slog.Logger) (int, string) {
+	req := c.Request()
 	h := c.Response().Header()
 	h["Cache-Control"] = noStoreValue
-	t, err := tokenFrom(c.Request(), cookieName)
+	t, from, err := tokenAndSource(req, cookieName)
 	var r session.Restored
 	if err == nil {
-		r, err = svc.Validate(c.Request().Context(), t, requester(c))
+		var reqs []session.Requirements
+		if reqs, err = requirementsOf(req, withQuery); err == nil {
+			r, err = svc.Authorize(req.Context(), t, requester(c), from, reqs...)
+		}
 	}
 	if err != nil {
-		status := describe(err).Status
+		status, reason := describe(err).Status, ""
 		switch status {
 		case http.StatusUnauthorized, http.StatusForbidden:
+			switch err {
+			case session.ErrReauthenticationRequired:
+				reason = reasonReauth
+			case session.ErrMissingRole:
+				reason = reasonMissingRole
+			case errBadRequirement:
+				reason = reasonBadRequire
+				log.WarnContext(req.Context(), "a check's requirements do not parse; denying (fix the proxy's configuration)", "request_id", requestID(c))
+			}
+			if reason != "" {
+				h[reasonHeader] = []string{reason}
+			}
 		default:
 			if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
-				log.ErrorContext(c.Request().Context(), "auth check failed", "err", err, "request_id", requestID(c))
+				log.ErrorContext(req.Context(), "auth check failed", "err", err, "request_id", requestID(c))
 			}
 			status = http.StatusServiceUnavailable
 			h["Retry-After"] = retryAfter
 		}
-		return status
+		return status, reason
 	}
 	identity.write(h, r)
-	return http.StatusOK
+	return http.StatusOK, ""
 }
 
 // handleAuth is the per-request check for proxies and frontends (also the
 // Envoy ext_authz service under /v1/ext_authz/). It never writes a body
-// (nginx keeps its upstream connection alive only then) and only ever
-// answers 200, 401, 403 or 503.
-func handleAuth(svc Validator, cookieName string, identity *identityWriter, log *slog.Logger) echo.HandlerFunc {
+// (nginx keeps its upstream connection alive only then: net/http sends
+// Content-Length: 0 for an answer whose handler wrote nothing) and only
+// ever answers 200, 401, 403 or 503.
+func handleAuth(svc Validator, cookieName string, identity *identityWriter, withQuery bool, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		status := authDecision(c, svc, cookieName, identity, log)
-		c.Response().Header()["Content-Length"] = zeroLength
-		c.Response().WriteHeader(status)
+		status, _ := authDecision(c, svc, cookieName, identity, withQuery, log)
+		endEmpty(c, status)
 		return nil
 	}
 }

@@ -18,6 +18,10 @@ var (
 	errAdminAuth    = errors.New("admin token missing or wrong")
 	errNotFound     = errors.New("not found")
 	errCrossOrigin  = errors.New("cross-origin request refused: this endpoint changes state and is not reachable from other sites")
+	// errBadRequirement: a check's requirements (query or
+	// X-Sessiongw-Require) do not parse: the proxy is misconfigured, and the
+	// check fails closed.
+	errBadRequirement = errors.New("the check's requirements do not parse")
 	// errAmbiguousCookie: the session cookie came more than once, with
 	// different values (see tokenFrom).
 	errAmbiguousCookie = errors.New("more than one session cookie with different values: clear this site's cookies and sign in again")
@@ -34,6 +38,11 @@ var errorCodes = []struct {
 	{errAmbiguousCookie, http.StatusUnauthorized, "invalid_token"},
 	{session.ErrUnauthenticated, http.StatusUnauthorized, "invalid_session"},
 	{session.ErrUserInactive, http.StatusForbidden, "user_inactive"},
+	{session.ErrReauthenticationRequired, http.StatusUnauthorized, "reauthentication_required"},
+	{session.ErrMissingRole, http.StatusForbidden, "missing_role"},
+	{errBadRequirement, http.StatusForbidden, "invalid_requirement"},
+	{session.ErrSessionLimit, http.StatusConflict, "session_limit"},
+	{session.ErrTokenNotFound, http.StatusNotFound, "token_not_found"},
 	{session.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
 	{session.ErrSessionNotFound, http.StatusNotFound, "session_not_found"},
 	{session.ErrConflict, http.StatusConflict, "conflict"},

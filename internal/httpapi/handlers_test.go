@@ -22,6 +22,8 @@ type fakeService struct {
 	created  bool
 	last     string
 	userID   string // the user id of the last call that took one
+	from     session.Source
+	reqs     []session.Requirements
 }
 
 var _ httpapi.Service = (*fakeService)(nil)
@@ -31,6 +33,35 @@ func (f *fakeService) call(name string) error { f.last = name; return f.err }
 func (f *fakeService) Validate(_ context.Context, _ session.Token, _ session.Client) (session.Restored, error) {
 	return f.restored, f.call("Validate")
 }
+func (f *fakeService) Authorize(_ context.Context, _ session.Token, _ session.Client, from session.Source, reqs ...session.Requirements) (session.Restored, error) {
+	f.from, f.reqs = from, reqs
+	if err := f.call("Validate"); err != nil {
+		return session.Restored{}, err
+	}
+	for _, q := range reqs {
+		if err := q.Check(f.restored, time.Now()); err != nil {
+			return session.Restored{}, err
+		}
+	}
+	return f.restored, nil
+}
+func (f *fakeService) Rotate(context.Context, session.Token, session.Client) (session.Token, session.Session, error) {
+	return testToken2, f.restored.Session, f.call("Rotate")
+}
+func (f *fakeService) RotateByID(context.Context, string) (session.Token, session.Session, error) {
+	return testToken2, f.restored.Session, f.call("RotateByID")
+}
+func (f *fakeService) Reauthenticated(context.Context, string, []string) (session.Session, error) {
+	return f.restored.Session, f.call("Reauthenticated")
+}
+func (f *fakeService) CreateAPIToken(_ context.Context, userID string, p session.APITokenParams) (session.Token, session.APIToken, error) {
+	f.userID = userID
+	return testToken2, session.APIToken{ID: sessionID, UserID: userID, Name: p.Name}, f.call("CreateAPIToken")
+}
+func (f *fakeService) ListAPITokens(context.Context, string) ([]session.APIToken, error) {
+	return []session.APIToken{}, f.call("ListAPITokens")
+}
+func (f *fakeService) RevokeAPIToken(context.Context, string) error { return f.call("RevokeAPIToken") }
 func (f *fakeService) Logout(context.Context, session.Token, session.Client) error {
 	return f.call("Logout")
 }
@@ -60,9 +91,9 @@ func (f *fakeService) GetUser(_ context.Context, id string) (session.User, error
 	return f.restored.User, f.call("GetUser")
 }
 func (f *fakeService) DeleteUser(context.Context, string) error { return f.call("DeleteUser") }
-func (f *fakeService) CreateSession(_ context.Context, p session.CreateParams) (session.Token, session.Session, error) {
+func (f *fakeService) CreateSession(_ context.Context, p session.CreateParams) (session.Created, error) {
 	f.userID = p.UserID
-	return testToken, f.restored.Session, f.call("CreateSession")
+	return session.Created{Token: testToken, Session: f.restored.Session, Evicted: []string{}}, f.call("CreateSession")
 }
 func (f *fakeService) ListUserSessions(context.Context, string) ([]session.Session, error) {
 	return []session.Session{f.restored.Session}, f.call("ListUserSessions")
@@ -85,6 +116,7 @@ func (f *fakeService) RecordAdminAuthFailure(context.Context) error { return nil
 
 const (
 	testToken  = session.Token("0b4f1c2e-8d3a-4b5c-9e6f-7a8b9c0d1e2f")
+	testToken2 = session.Token("1b4f1c2e-8d3a-4b5c-9e6f-7a8b9c0d1e2f")
 	adminToken = "admin-token-0123456789"
 	sessionID  = "b78e32c8-1c73-4b34-b244-ba6ed8fb239b"
 )
@@ -95,7 +127,7 @@ func newRouter(f *fakeService, admin string) http.Handler {
 		User:    session.User{ID: "7", Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"admin", "ops"}},
 	}
 	return httpapi.New(httpapi.Config{
-		Service: f, CookieName: "session_id", AdminToken: admin, Logger: slog.New(slog.DiscardHandler),
+		Service: f, Cookie: httpapi.CookieConfig{Name: "session_id", Secure: true, SameSite: http.SameSiteLaxMode}, AdminToken: admin, Logger: slog.New(slog.DiscardHandler),
 		Checks:   []httpapi.Check{{Name: "postgres", Ping: func(context.Context) error { return f.err }}},
 		Redirect: httpapi.RedirectConfig{LoginURL: "https://login.example.com/", AllowedHosts: []string{"app.example.com"}},
 	})

@@ -20,6 +20,8 @@ const (
 	fieldEmail
 	fieldRoles
 	fieldSessionID
+	fieldAuthenticatedAt
+	fieldTokenName
 )
 
 type identityHeader struct {
@@ -30,11 +32,15 @@ type identityHeader struct {
 // identityHeaders are the header sets of SESSIONGW_AUTH_HEADERS, so that
 // upstream apps written for another auth proxy need no change. Every header
 // of the set is always written on allow (empty when the user has no value),
-// so a proxy that copies them never lets a client-supplied value through.
+// so a proxy that copies them never lets a client-supplied value through;
+// the one exception is X-Auth-Token-Name, sent only for an API token (the
+// shipped proxy configurations remove every identity header a client sends
+// before the check's answer is copied).
 var identityHeaders = map[string][]identityHeader{
 	"sessiongw": {
 		{"X-Auth-User-Id", fieldUserID}, {"X-Auth-Username", fieldUsername}, {"X-Auth-Email", fieldEmail},
 		{"X-Auth-Roles", fieldRoles}, {"X-Auth-Session-Id", fieldSessionID},
+		{"X-Auth-Authenticated-At", fieldAuthenticatedAt}, {"X-Auth-Token-Name", fieldTokenName},
 	},
 	"oauth2-proxy": {
 		{"X-Auth-Request-User", fieldUserID}, {"X-Auth-Request-Email", fieldEmail},
@@ -93,6 +99,10 @@ func identityValue(f identityField, r session.Restored) string {
 		return strings.Join(r.User.Roles, ",")
 	case fieldSessionID:
 		return r.Session.ID
+	case fieldAuthenticatedAt:
+		return r.Session.AuthenticatedAt.UTC().Format(time.RFC3339)
+	case fieldTokenName:
+		return r.Session.TokenName
 	}
 	return ""
 }
@@ -112,8 +122,9 @@ type identityWriter struct {
 
 // renderedIdentity is one session's rendered header values.
 type renderedIdentity struct {
-	userID, username, email, id string
-	roles                       []string
+	userID, username, email, id, tokenName string
+	authenticatedAt                        time.Time
+	roles                                  []string
 	// vals holds one one-element slice per header of the set, each with
 	// capacity 1: net/http only reads them, and an Add elsewhere copies.
 	vals [][]string
@@ -139,12 +150,16 @@ func (w *identityWriter) write(h http.Header, r session.Restored) {
 		w.cache.Set(r.Session.ID, pre)
 	}
 	for i, ih := range w.set {
+		if ih.field == fieldTokenName && pre.tokenName == "" {
+			continue // only an API token's answer carries its name
+		}
 		h[ih.name] = pre.vals[i]
 	}
 }
 
 func (w *identityWriter) render(r session.Restored) *renderedIdentity {
 	p := &renderedIdentity{userID: r.User.ID, username: r.User.Username, email: r.User.Email, id: r.Session.ID,
+		tokenName: r.Session.TokenName, authenticatedAt: r.Session.AuthenticatedAt,
 		roles: slices.Clone(r.User.Roles), vals: make([][]string, len(w.set))}
 	for i, ih := range w.set {
 		p.vals[i] = []string{identityValue(ih.field, r)}
@@ -154,5 +169,6 @@ func (w *identityWriter) render(r session.Restored) *renderedIdentity {
 
 func (p *renderedIdentity) matches(r session.Restored) bool {
 	return p.userID == r.User.ID && p.username == r.User.Username && p.email == r.User.Email &&
-		p.id == r.Session.ID && slices.Equal(p.roles, r.User.Roles)
+		p.id == r.Session.ID && p.tokenName == r.Session.TokenName && p.authenticatedAt.Equal(r.Session.AuthenticatedAt) &&
+		slices.Equal(p.roles, r.User.Roles)
 }

@@ -25,7 +25,7 @@ func handleAuthRedirect(svc Validator, cookieName string, identity *identityWrit
 		allowed[h] = true
 	}
 	return func(c echo.Context) error {
-		status := authDecision(c, svc, cookieName, identity, log)
+		status, reason := authDecision(c, svc, cookieName, identity, true, log)
 		req := c.Request()
 		if status == http.StatusUnauthorized && rc.LoginURL != "" && browserNavigation(req) {
 			if orig, ok := originalURL(req); ok && allowed[strings.ToLower(orig.Host)] {
@@ -33,6 +33,11 @@ func handleAuthRedirect(svc Validator, cookieName string, identity *identityWrit
 				if err == nil {
 					q := target.Query()
 					q.Set("rd", orig.String())
+					if reason == reasonReauth {
+						// The session is valid but not fresh enough: the
+						// login page should ask the user to authenticate again.
+						q.Set("reason", reasonReauth)
+					}
 					target.RawQuery = q.Encode()
 					status = http.StatusFound
 					if m := forwardedMethod(req); m != http.MethodGet && m != http.MethodHead {
@@ -42,8 +47,7 @@ func handleAuthRedirect(svc Validator, cookieName string, identity *identityWrit
 				}
 			}
 		}
-		c.Response().Header()["Content-Length"] = []string{"0"}
-		c.Response().WriteHeader(status)
+		endEmpty(c, status)
 		return nil
 	}
 }

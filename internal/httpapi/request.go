@@ -25,24 +25,33 @@ const maxBodyBytes = 64 << 10
 // subdomain (or a script on one) can plant a cookie of the same name ahead
 // of yours, and taking either one would let it choose the session.
 func tokenFrom(r *http.Request, cookieName string) (session.Token, error) {
+	t, _, err := tokenAndSource(r, cookieName)
+	return t, err
+}
+
+// tokenAndSource is tokenFrom, also saying where the token came from.
+func tokenAndSource(r *http.Request, cookieName string) (session.Token, session.Source, error) {
 	if cs := r.CookiesNamed(cookieName); len(cs) > 0 {
 		for _, c := range cs[1:] {
 			if c.Value != cs[0].Value {
-				return "", errAmbiguousCookie
+				return "", session.FromCookie, errAmbiguousCookie
 			}
 		}
-		return session.ParseToken(cs[0].Value)
+		t, err := session.ParseToken(cs[0].Value)
+		return t, session.FromCookie, err
 	}
 	if v := r.Header.Get("Authorization"); v != "" {
 		if len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || v[6] == ' ') {
-			return session.ParseToken(strings.TrimSpace(v[6:]))
+			t, err := session.ParseToken(strings.TrimSpace(v[6:]))
+			return t, session.FromBearer, err
 		}
 		// Another scheme (Basic, say) is not a session credential.
 	}
 	if vs := r.Header.Values("X-Session-Token"); len(vs) > 0 {
-		return session.ParseToken(strings.TrimSpace(vs[0]))
+		t, err := session.ParseToken(strings.TrimSpace(vs[0]))
+		return t, session.FromHeader, err
 	}
-	return "", session.ErrNoToken
+	return "", session.FromCookie, session.ErrNoToken
 }
 
 // decodeJSON decodes a JSON object strictly: a size cap, no unknown fields,

@@ -22,7 +22,7 @@ type RequestRecorder interface {
 // Config is what the HTTP layer needs.
 type Config struct {
 	Service    Service
-	CookieName string
+	Cookie     CookieConfig
 	AdminToken string // empty disables the admin API (404)
 	Checks     []Check
 	Metrics    http.Handler
@@ -64,20 +64,22 @@ func New(cfg Config) *echo.Echo {
 		draining = func() bool { return false }
 	}
 	e.Use(around(cfg.Recorder, cfg.Logger, draining, cfg.Tracer))
-	svc, cookie := cfg.Service, cfg.CookieName
+	svc, cookie := cfg.Service, cfg.Cookie.Name
 	identity := newIdentityWriter(cfg.AuthHeaders, cfg.IdentityCacheSize)
 
-	e.Any("/v1/auth", handleAuth(svc, cookie, identity, cfg.Logger))
+	e.Any("/v1/auth", handleAuth(svc, cookie, identity, true, cfg.Logger))
 	e.Any("/v1/auth/redirect", handleAuthRedirect(svc, cookie, identity, cfg.Redirect, cfg.Logger))
-	// Envoy's HTTP ext_authz service appends the original path to its
-	// path_prefix: every path under the prefix is the same check.
-	e.Any("/v1/ext_authz", handleAuth(svc, cookie, identity, cfg.Logger))
-	e.Any("/v1/ext_authz/*", handleAuth(svc, cookie, identity, cfg.Logger))
+	// Envoy's HTTP ext_authz service appends the original path (and query)
+	// to its path_prefix: every path under the prefix is the same check,
+	// and requirements come only from X-Sessiongw-Require.
+	e.Any("/v1/ext_authz", handleAuth(svc, cookie, identity, false, cfg.Logger))
+	e.Any("/v1/ext_authz/*", handleAuth(svc, cookie, identity, false, cfg.Logger))
 	// The session holder's own endpoints: changes are audited as "self",
 	// and browsers may change state only from this origin (CSRF).
 	self, so := withActor(session.ActorSelf), sameOrigin()
 	e.GET("/v1/session", handleRestore(svc, cookie), self)
-	e.DELETE("/v1/session", handleLogout(svc, cookie), self, so)
+	e.DELETE("/v1/session", handleLogout(svc, cfg.Cookie), self, so)
+	e.POST("/v1/session/rotate", handleRotate(svc, cfg.Cookie), self, so)
 	e.POST("/v1/session/activity", handleActivity(svc, cookie), self, so)
 	e.GET("/v1/session/all", handleListOwn(svc, cookie), self)
 	e.DELETE("/v1/session/all/:id", handleRevokeOwn(svc, cookie), self, so)
@@ -98,8 +100,13 @@ func New(cfg Config) *echo.Echo {
 	admin.GET("/users/:user_id/sessions", handleListUserSessions(svc))
 	admin.POST("/users/:user_id/sessions/revoke", handleRevokeUserSessions(svc))
 	admin.GET("/users/:user_id/stats", handleUserStats(svc))
-	admin.POST("/sessions", handleCreateSession(svc))
+	admin.POST("/sessions", handleCreateSession(svc, cfg.Cookie))
 	admin.DELETE("/sessions/:id", handleRevokeSession(svc))
+	admin.POST("/sessions/:id/rotate", handleRotateByID(svc))
+	admin.POST("/sessions/:id/reauthenticated", handleReauthenticated(svc))
+	admin.POST("/users/:user_id/tokens", handleCreateAPIToken(svc))
+	admin.GET("/users/:user_id/tokens", handleListAPITokens(svc))
+	admin.DELETE("/tokens/:id", handleRevokeAPIToken(svc))
 	admin.POST("/cleanup", handleCleanup(svc))
 	admin.GET("/audit", handleAudit(svc))
 	admin.GET("/audit/verify", handleAuditVerify(svc))

@@ -10,9 +10,11 @@ import (
 // split by who calls: *session.Service implements all of it, and the
 // handler tests use a fake.
 
-// Validator is the per-request check (/v1/auth and its variants).
+// Validator validates a session (Validate) and runs the per-request check
+// of /v1/auth and its variants (Authorize).
 type Validator interface {
 	Validate(ctx context.Context, t session.Token, c session.Client) (session.Restored, error)
+	Authorize(ctx context.Context, t session.Token, c session.Client, from session.Source, reqs ...session.Requirements) (session.Restored, error)
 }
 
 // Holder is what the holder of a session may do with it.
@@ -27,6 +29,7 @@ type Holder interface {
 	RevokeOthers(ctx context.Context, t session.Token, c session.Client) (int, error)
 	OwnStats(ctx context.Context, t session.Token, c session.Client) (session.Stats, error)
 	AcknowledgeNewDevice(ctx context.Context, t session.Token, c session.Client) error
+	Rotate(ctx context.Context, t session.Token, c session.Client) (session.Token, session.Session, error)
 }
 
 // Admin is what the admin API does.
@@ -34,7 +37,12 @@ type Admin interface {
 	UpsertUser(ctx context.Context, u session.User) (session.User, bool, error)
 	GetUser(ctx context.Context, id string) (session.User, error)
 	DeleteUser(ctx context.Context, id string) error
-	CreateSession(ctx context.Context, p session.CreateParams) (session.Token, session.Session, error)
+	CreateSession(ctx context.Context, p session.CreateParams) (session.Created, error)
+	RotateByID(ctx context.Context, id string) (session.Token, session.Session, error)
+	Reauthenticated(ctx context.Context, id string, amr []string) (session.Session, error)
+	CreateAPIToken(ctx context.Context, userID string, p session.APITokenParams) (session.Token, session.APIToken, error)
+	ListAPITokens(ctx context.Context, userID string) ([]session.APIToken, error)
+	RevokeAPIToken(ctx context.Context, id string) error
 	ListUserSessions(ctx context.Context, userID string) ([]session.Session, error)
 	RevokeUserSessions(ctx context.Context, userID string, except session.Token) (int, error)
 	RevokeByID(ctx context.Context, id string) error

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -58,16 +59,42 @@ func handleActivity(svc Holder, cookieName string) echo.HandlerFunc {
 	}
 }
 
-func handleLogout(svc Holder, cookieName string) echo.HandlerFunc {
+// handleLogout clears the session; when its token came in the cookie, the
+// answer also clears the cookie.
+func handleLogout(svc Holder, cookies CookieConfig) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := tokenFrom(c.Request(), cookieName)
+		t, from, err := tokenAndSource(c.Request(), cookies.Name)
 		if err != nil {
 			return err
 		}
 		if err := svc.Logout(c.Request().Context(), t, requester(c)); err != nil {
 			return err
 		}
+		if from == session.FromCookie {
+			cookies.clearCookie(c.Response())
+		}
 		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// handleRotate gives the holder's session a new token: POST
+// /v1/session/rotate → 200 {"token", "session"}; when the old token came in
+// the cookie, the answer sets the new one.
+func handleRotate(svc Holder, cookies CookieConfig) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, from, err := tokenAndSource(c.Request(), cookies.Name)
+		if err != nil {
+			return err
+		}
+		next, ss, err := svc.Rotate(c.Request().Context(), t, requester(c))
+		if err != nil {
+			return err
+		}
+		if from == session.FromCookie {
+			cookies.setCookie(c.Response(), next, ss, time.Now())
+		}
+		noStore(c)
+		return c.JSON(http.StatusOK, rotateResponse{Token: next.Reveal(), Session: ss})
 	}
 }
 

@@ -64,11 +64,11 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	rows, err := s.pool.Query(ctx, `
 		UPDATE sessions s SET last_activity_at = v.at,
 			last_ip_address = CASE WHEN v.ip <> '' THEN v.ip ELSE s.last_ip_address END,
-			expires_at = `+rollingExpiry("v.at", "$3::bool", "$4::bigint", "$5::bigint", "$6::bigint")+`
+			expires_at = `+rollingExpiry("v.at", "($3::bool AND s.kind = 'session')", "$4::bigint", "$5::bigint", "$6::bigint")+`
 		FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
 		WHERE s.public_id = v.id AND s.last_activity_at < v.at
 		RETURNING s.public_id, s.user_id, v.at, v.ip, v.ua,
-			(v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent)`, ids, ats,
+			s.kind = 'session' AND ((v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent))`, ids, ats,
 		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds(), ips, uas)
 	if err != nil {
 		return interpret("touch sessions", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,35 +13,71 @@ import (
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
-const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address, user_agent, remember_me, new_device`
+// sessionCols are the columns scanSession reads (prefixed "s." where a
+// query joins users).
+const sessionCols = `public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address, user_agent,
+	remember_me, new_device, authenticated_at, amr, kind, name`
+
+var sessionColsS = "s." + strings.ReplaceAll(strings.ReplaceAll(sessionCols, "\n\t", " "), ", ", ", s.")
 
 func scanSession(row pgx.Row, extra ...any) (session.Session, error) {
 	var ss session.Session
 	var id uuid.UUID
-	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.LastIPAddress, &ss.UserAgent, &ss.RememberMe, &ss.NewDevice}, extra...)
+	dest := append([]any{&id, &ss.UserID, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastActivityAt, &ss.IPAddress, &ss.LastIPAddress, &ss.UserAgent,
+		&ss.RememberMe, &ss.NewDevice, &ss.AuthenticatedAt, &ss.AMR, &ss.Kind, &ss.TokenName}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return session.Session{}, err
 	}
 	ss.ID = id.String()
 	ss.CreatedAt, ss.ExpiresAt, ss.LastActivityAt = ss.CreatedAt.UTC(), ss.ExpiresAt.UTC(), ss.LastActivityAt.UTC()
+	ss.AuthenticatedAt = ss.AuthenticatedAt.UTC()
+	if ss.AMR == nil {
+		ss.AMR = []string{}
+	}
 	return ss, nil
 }
 
-// CreateSession implements session.Store.
-func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (session.Session, error) {
-	var ss session.Session
+// CreateSession implements session.Store. The user's row is locked FOR NO
+// KEY UPDATE: a session is never created for a user being deactivated, and
+// concurrent creates for one user queue, so the limit holds exactly.
+func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, []session.Evicted, error) {
+	var (
+		ss      session.Session
+		evicted []session.Evicted
+	)
+	if n.Kind == "" {
+		n.Kind = session.KindSession
+	}
+	if n.AMR == nil {
+		n.AMR = []string{}
+	}
+	if n.AuthenticatedAt.IsZero() {
+		n.AuthenticatedAt = n.CreatedAt
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// FOR SHARE on the user serialises with deactivation (which updates
-		// the row): a session is never created for a user being deactivated.
+		var override *int
+		if err := tx.QueryRow(ctx, `SELECT max_sessions FROM users WHERE id = $1 AND is_active FOR NO KEY UPDATE`, n.UserID).Scan(&override); err != nil {
+			return err
+		}
+		if max := limit.For(override); max > 0 && n.Kind == session.KindSession {
+			var err error
+			if evicted, err = makeRoom(ctx, tx, n.UserID, n.CreatedAt, max, limit.Policy); err != nil {
+				return err
+			}
+		}
 		row := tx.QueryRow(ctx, `
-			WITH u AS (SELECT id FROM users WHERE id = $3 AND is_active FOR SHARE)
-			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address, user_agent, remember_me)
-			SELECT $1, $2, u.id, $4, $5, $4, $6, $6, $7, $8 FROM u
+			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
+				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles)
+			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13)
 			RETURNING `+sessionCols,
-			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe)
+			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
+			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles)
 		var err error
 		if ss, err = scanSession(row); err != nil {
 			return err
+		}
+		if ss.IsAPIToken() {
+			return appendAudit(ctx, tx, session.APITokenCreatedEntry(ss))
 		}
 		if err := appendAudit(ctx, tx, session.SessionCreatedEntry(ss)); err != nil {
 			return err
@@ -50,26 +87,80 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession) (sessio
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := s.GetUser(ctx, n.UserID); err != nil {
-			return session.Session{}, err
+			return session.Session{}, nil, err
 		}
-		return session.Session{}, &session.ConflictError{Reason: fmt.Sprintf("user %s is inactive", n.UserID)}
+		return session.Session{}, nil, &session.ConflictError{Reason: fmt.Sprintf("user %s is inactive", n.UserID)}
+	}
+	if errors.Is(err, session.ErrSessionLimit) {
+		return session.Session{}, nil, err
 	}
 	if isUniqueViolation(err) {
-		return session.Session{}, &session.ConflictError{Reason: "session already exists"}
+		return session.Session{}, nil, &session.ConflictError{Reason: "session already exists"}
 	}
 	if err != nil {
-		return session.Session{}, interpret("create session", err)
+		return session.Session{}, nil, interpret("create session", err)
 	}
-	return ss, nil
+	return ss, evicted, nil
+}
+
+// makeRoom applies the session limit before a new session of userID is
+// inserted at now (in tx, with the user's row locked): with max unexpired
+// sessions already, the policy evicts enough of them (audited) or refuses.
+func makeRoom(ctx context.Context, tx pgx.Tx, userID string, now time.Time, max int, policy string) ([]session.Evicted, error) {
+	var active int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE user_id = $1 AND kind = 'session' AND expires_at > $2`, userID, now).Scan(&active); err != nil {
+		return nil, err
+	}
+	if active < max {
+		return nil, nil
+	}
+	order := "created_at, public_id" // evict_oldest
+	switch policy {
+	case session.PolicyRefuse:
+		return nil, session.ErrSessionLimit
+	case session.PolicyEvictIdlest:
+		order = "last_activity_at, created_at, public_id"
+	}
+	rows, err := tx.Query(ctx, `
+		DELETE FROM sessions WHERE token_hash IN (
+			SELECT token_hash FROM sessions WHERE user_id = $1 AND kind = 'session' AND expires_at > $2
+			ORDER BY `+order+` LIMIT $3)
+		RETURNING token_hash, public_id`, userID, now, active-max+1)
+	if err != nil {
+		return nil, err
+	}
+	evicted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (session.Evicted, error) {
+		var e session.Evicted
+		var b []byte
+		var id uuid.UUID
+		if err := r.Scan(&b, &id); err != nil {
+			return e, err
+		}
+		e.ID = id.String()
+		e.Hash, err = toHash(b)
+		return e, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evicted {
+		if err := appendAudit(ctx, tx, session.SessionEvictedEntry(userID, e.ID, policy)); err != nil {
+			return nil, err
+		}
+	}
+	return evicted, nil
 }
 
 // Restore implements session.Store with one query joining the user.
 func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, error) {
 	var r session.Restored
+	// An API token's roles are its own, narrowed to those the user still
+	// holds.
 	row := s.pool.QueryRow(ctx, `
-		SELECT s.public_id, s.user_id, s.created_at, s.expires_at, s.last_activity_at,
-		       s.ip_address, s.last_ip_address, s.user_agent, s.remember_me, s.new_device,
-		       u.username, u.email, u.is_active, u.roles
+		SELECT `+sessionColsS+`,
+		       u.username, u.email, u.is_active,
+		       CASE WHEN s.token_roles IS NULL THEN u.roles
+		            ELSE ARRAY(SELECT r FROM unnest(s.token_roles) r WHERE r = ANY (u.roles)) END
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1`, h[:])
 	ss, err := scanSession(row, &r.User.Username, &r.User.Email, &r.User.IsActive, &r.User.Roles)
@@ -93,7 +184,7 @@ func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var userID string
 		var id uuid.UUID
-		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
+		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -115,7 +206,7 @@ func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID string)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var owner string
 		if err := tx.QueryRow(ctx, `
-			DELETE FROM sessions WHERE public_id = $1 AND ($2 = '' OR user_id = $2)
+			DELETE FROM sessions WHERE public_id = $1 AND kind = 'session' AND ($2 = '' OR user_id = $2)
 			RETURNING token_hash, user_id`, id, userID).Scan(&b, &owner); err != nil {
 			return err
 		}
@@ -146,7 +237,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string, except *s
 			return session.ErrUserNotFound
 		}
 		hashes, err = collectHashes(tx.Query(ctx, `
-			DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash <> $2)
+			DELETE FROM sessions WHERE user_id = $1 AND kind = 'session' AND ($2::bytea IS NULL OR token_hash <> $2)
 			RETURNING token_hash`, userID, keep))
 		if err != nil {
 			return err
@@ -173,7 +264,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string, except *s
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]session.Session, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+sessionCols+` FROM sessions
-		WHERE user_id = $1 AND expires_at > $2
+		WHERE user_id = $1 AND kind = 'session' AND expires_at > $2
 		ORDER BY created_at DESC, public_id`, userID, now)
 	if err != nil {
 		return nil, interpret("list sessions", err)

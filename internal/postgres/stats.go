@@ -15,7 +15,7 @@ func (s *Store) SessionStats(ctx context.Context, userID string, now time.Time) 
 		       count(DISTINCT NULLIF(user_agent, '')),
 		       count(DISTINCT NULLIF(ip_address, '')),
 		       min(created_at), max(created_at), max(last_activity_at)
-		FROM sessions WHERE user_id = $1 AND expires_at > $2`, userID, now).
+		FROM sessions WHERE user_id = $1 AND kind = 'session' AND expires_at > $2`, userID, now).
 		Scan(&st.ActiveSessions, &st.DistinctDevices, &st.DistinctAddresses,
 			&st.OldestSessionAt, &st.NewestSessionAt, &st.LastActivityAt)
 	if err != nil {

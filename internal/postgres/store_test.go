@@ -32,10 +32,10 @@ func newSession(t *testing.T, s *postgres.Store, userID string, expires time.Tim
 	t.Helper()
 	tok, _ := session.NewToken()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	ss, err := s.CreateSession(context.Background(), session.NewSession{
+	ss, _, err := s.CreateSession(context.Background(), session.NewSession{
 		Hash: tok.Hash(), ID: testenvUUID(t), UserID: userID, CreatedAt: now, ExpiresAt: expires,
-		IPAddress: "192.0.2.1", UserAgent: "ua",
-	})
+		IPAddress: "192.0.2.1", UserAgent: "ua", AuthenticatedAt: now, AMR: []string{},
+	}, session.Limit{})
 	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
@@ -104,23 +104,23 @@ func TestStoreErrors(t *testing.T) {
 	}
 	tok, _ := session.NewToken()
 	ns := session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "999", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	if _, err := s.CreateSession(ctx, ns); !errors.Is(err, session.ErrUserNotFound) {
+	if _, _, err := s.CreateSession(ctx, ns, session.Limit{}); !errors.Is(err, session.ErrUserNotFound) {
 		t.Errorf("CreateSession(unknown user) = %v; want ErrUserNotFound", err)
 	}
 	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "5", Username: "u", IsActive: false, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
 	ns.UserID = "5"
-	if _, err := s.CreateSession(ctx, ns); !errors.Is(err, session.ErrConflict) {
+	if _, _, err := s.CreateSession(ctx, ns, session.Limit{}); !errors.Is(err, session.ErrConflict) {
 		t.Errorf("CreateSession(inactive user) = %v; want ErrConflict", err)
 	}
 	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "5", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateSession(ctx, ns); err != nil {
+	if _, _, err := s.CreateSession(ctx, ns, session.Limit{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateSession(ctx, ns); !errors.Is(err, session.ErrConflict) {
+	if _, _, err := s.CreateSession(ctx, ns, session.Limit{}); !errors.Is(err, session.ErrConflict) {
 		t.Errorf("CreateSession(duplicate) = %v; want ErrConflict", err)
 	}
 }

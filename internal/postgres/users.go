@@ -5,16 +5,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
-const userCols = `id, username, email, is_active, roles`
+const userCols = `id, username, email, is_active, roles, max_sessions`
 
-func scanUser(row pgx.Row) (session.User, error) {
+func scanUser(row pgx.Row, extra ...any) (session.User, error) {
 	var u session.User
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.IsActive, &u.Roles)
+	err := row.Scan(append([]any{&u.ID, &u.Username, &u.Email, &u.IsActive, &u.Roles, &u.MaxSessions}, extra...)...)
 	if u.Roles == nil {
 		u.Roles = []string{}
 	}
@@ -37,19 +38,17 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 			return err
 		}
 		// xmax = 0 only for a freshly inserted row.
-		row := tx.QueryRow(ctx, `
-			INSERT INTO users (id, username, email, is_active, roles)
-			VALUES ($1, $2, $3, $4, $5)
+		var err2 error
+		out, err2 = scanUser(tx.QueryRow(ctx, `
+			INSERT INTO users (id, username, email, is_active, roles, max_sessions)
+			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (id) DO UPDATE SET
 				username = EXCLUDED.username, email = EXCLUDED.email,
-				is_active = EXCLUDED.is_active, roles = EXCLUDED.roles,
+				is_active = EXCLUDED.is_active, roles = EXCLUDED.roles, max_sessions = EXCLUDED.max_sessions,
 				updated_at = now()
-			RETURNING `+userCols+`, (xmax = 0)`, u.ID, u.Username, u.Email, u.IsActive, u.Roles)
-		if err := row.Scan(&out.ID, &out.Username, &out.Email, &out.IsActive, &out.Roles, &created); err != nil {
-			return err
-		}
-		if out.Roles == nil {
-			out.Roles = []string{}
+			RETURNING `+userCols+`, (xmax = 0)`, u.ID, u.Username, u.Email, u.IsActive, u.Roles, u.MaxSessions), &created)
+		if err2 != nil {
+			return err2
 		}
 		if !created {
 			// The user row is locked until commit, and session creation
@@ -59,7 +58,12 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 			}
 		}
 		if e, ok := session.UserChangeEntry(old, created, out, len(hashes)); ok {
-			return appendAudit(ctx, tx, e)
+			if err := appendAudit(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		if old.IsActive && !out.IsActive {
+			return revokeAPITokens(ctx, tx, u.ID)
 		}
 		return nil
 	})
@@ -111,4 +115,23 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]session.Hash, erro
 		return nil, interpret("delete user", err)
 	}
 	return hashes, nil
+}
+
+// revokeAPITokens deletes a deactivated user's API tokens (their hashes are
+// among those UpsertUser returns for invalidation).
+func revokeAPITokens(ctx context.Context, tx pgx.Tx, userID string) error {
+	rows, err := tx.Query(ctx, `DELETE FROM sessions WHERE user_id = $1 AND kind = 'api' RETURNING public_id`, userID)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := appendAudit(ctx, tx, session.APITokenRevokedEntry(userID, id.String(), "user_deactivated")); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -18,7 +18,8 @@ func restored() session.Restored {
 	return session.Restored{
 		Session: session.Session{ID: "b78e32c8-1c73-4b34-b244-ba6ed8fb239b", UserID: "auth0|42", CreatedAt: at,
 			ExpiresAt: at.Add(24 * time.Hour), LastActivityAt: at.Add(time.Minute), IPAddress: "10.0.0.1",
-			UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", RememberMe: true, NewDevice: true},
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", RememberMe: true, NewDevice: true, LastIPAddress: "10.0.0.2",
+			AuthenticatedAt: at.Add(-time.Hour), AMR: []string{"pwd", "otp"}, Kind: session.KindSession},
 		User: session.User{ID: "auth0|42", Username: "alice", Email: "alice@example.com", IsActive: true, Roles: []string{"admin", "dev"}},
 	}
 }
@@ -28,6 +29,10 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, r := range []session.Restored{restored(), func() session.Restored {
 		r := restored()
 		r.User.IsActive, r.User.Roles, r.User.Email, r.Session.IPAddress = false, []string{}, "", ""
+		return r
+	}(), func() session.Restored {
+		r := restored()
+		r.Session.Kind, r.Session.TokenName, r.Session.AMR = session.KindAPIToken, "deploy bot", []string{}
 		return r
 	}()} {
 		b, err := redis.Encode(r)

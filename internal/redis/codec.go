@@ -18,10 +18,10 @@ import (
 //	session id: 16 bytes (a UUID)
 //	user id: uvarint length + bytes
 //	created: varint, Unix microseconds
-//	expires, last activity: varint, microseconds after created
-//	flags: 1 byte (1: remember me, 2: user active, 4: new device)
-//	ip, last ip, user agent, username, email: uvarint length + bytes each
-//	roles: uvarint count, then uvarint length + bytes each
+//	expires, last activity, authenticated: varint, microseconds after created
+//	flags: 1 byte (1: remember me, 2: user active, 4: new device, 8: API token)
+//	ip, last ip, user agent, username, email, token name: uvarint length + bytes each
+//	roles, amr: uvarint count, then uvarint length + bytes each
 //
 // A value in any other form (an older version, garbage) does not decode,
 // and the cache treats it as a miss and removes it. Version 1 held the user
@@ -32,6 +32,7 @@ const (
 	flagRemember = 1 << iota
 	flagActive
 	flagNewDevice
+	flagAPIToken
 )
 
 var errEntry = errors.New("redis: cached entry does not decode")
@@ -51,6 +52,7 @@ func Encode(r session.Restored) ([]byte, error) {
 	b = binary.AppendVarint(b, created)
 	b = binary.AppendVarint(b, s.ExpiresAt.UnixMicro()-created)
 	b = binary.AppendVarint(b, s.LastActivityAt.UnixMicro()-created)
+	b = binary.AppendVarint(b, s.AuthenticatedAt.UnixMicro()-created)
 	var flags byte
 	if s.RememberMe {
 		flags |= flagRemember
@@ -61,13 +63,18 @@ func Encode(r session.Restored) ([]byte, error) {
 	if s.NewDevice {
 		flags |= flagNewDevice
 	}
+	if s.IsAPIToken() {
+		flags |= flagAPIToken
+	}
 	b = append(b, flags)
-	for _, str := range []string{s.IPAddress, s.LastIPAddress, s.UserAgent, u.Username, u.Email} {
+	for _, str := range []string{s.IPAddress, s.LastIPAddress, s.UserAgent, u.Username, u.Email, s.TokenName} {
 		b = appendString(b, str)
 	}
-	b = binary.AppendUvarint(b, uint64(len(u.Roles)))
-	for _, role := range u.Roles {
-		b = appendString(b, role)
+	for _, list := range [][]string{u.Roles, s.AMR} {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, v := range list {
+			b = appendString(b, v)
+		}
 	}
 	return b, nil
 }
@@ -90,19 +97,16 @@ func decodeString(v string) (session.Restored, error) {
 	copy(id[:], d.take(16))
 	userID := d.string()
 	created := d.varint()
-	expires, activity := created+d.varint(), created+d.varint()
+	expires, activity, authenticated := created+d.varint(), created+d.varint(), created+d.varint()
 	flags := d.byte()
-	if flags&^(flagRemember|flagActive|flagNewDevice) != 0 {
+	if flags&^(flagRemember|flagActive|flagNewDevice|flagAPIToken) != 0 {
 		return session.Restored{}, errEntry
 	}
-	ip, lastIP, ua, username, email := d.string(), d.string(), d.string(), d.string(), d.string()
-	n := d.uvarint()
-	if n > 64 { // ValidateUser allows at most 64 roles
-		return session.Restored{}, errEntry
-	}
-	roles := make([]string, n)
-	for i := range roles {
-		roles[i] = d.string()
+	ip, lastIP, ua, username, email, tokenName := d.string(), d.string(), d.string(), d.string(), d.string(), d.string()
+	roles, amr := d.list(64), d.list(16) // NormalizeUser and ValidateAMR bound them
+	kind := session.KindSession
+	if flags&flagAPIToken != 0 {
+		kind = session.KindAPIToken
 	}
 	if d.bad || len(d.v) != 0 || userID == "" || id == (uuid.UUID{}) {
 		return session.Restored{}, errEntry
@@ -113,6 +117,7 @@ func decodeString(v string) (session.Restored, error) {
 			CreatedAt: time.UnixMicro(created).UTC(), ExpiresAt: time.UnixMicro(expires).UTC(),
 			LastActivityAt: time.UnixMicro(activity).UTC(),
 			IPAddress:      ip, LastIPAddress: lastIP, UserAgent: ua, RememberMe: flags&flagRemember != 0, NewDevice: flags&flagNewDevice != 0,
+			AuthenticatedAt: time.UnixMicro(authenticated).UTC(), AMR: amr, Kind: kind, TokenName: tokenName,
 		},
 		User: session.User{ID: userID, Username: username, Email: email, IsActive: flags&flagActive != 0, Roles: roles},
 	}, nil
@@ -168,6 +173,20 @@ func (d *decoder) varint() int64 {
 		x = ^x
 	}
 	return x
+}
+
+// list reads a counted list of at most max strings.
+func (d *decoder) list(max uint64) []string {
+	n := d.uvarint()
+	if n > max {
+		d.bad, d.v = true, ""
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.string()
+	}
+	return out
 }
 
 func (d *decoder) string() string {

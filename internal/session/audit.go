@@ -13,19 +13,24 @@ import (
 
 // Audit events (a public contract: they are stored and exported).
 const (
-	EventSessionCreated        = "session.created"
-	EventSessionCleared        = "session.cleared" // logout
-	EventSessionRevoked        = "session.revoked" // one session, by its holder or an admin
-	EventSessionsRevokedOthers = "sessions.revoked_others"
-	EventSessionsRevokedAll    = "sessions.revoked_all"
-	EventSessionsExpired       = "sessions.expired_cleanup"
-	EventUserCreated           = "user.created"
-	EventUserUpdated           = "user.updated"
-	EventUserDeactivated       = "user.deactivated"
-	EventUserDeleted           = "user.deleted"
-	EventAdminAuthFailed       = "admin.auth_failed"
-	EventSessionNewDevice      = "session.new_device"
-	EventNewDeviceAcknowledged = "session.new_device_acknowledged"
+	EventSessionCreated         = "session.created"
+	EventSessionCleared         = "session.cleared" // logout
+	EventSessionRevoked         = "session.revoked" // one session, by its holder or an admin
+	EventSessionsRevokedOthers  = "sessions.revoked_others"
+	EventSessionsRevokedAll     = "sessions.revoked_all"
+	EventSessionsExpired        = "sessions.expired_cleanup"
+	EventUserCreated            = "user.created"
+	EventUserUpdated            = "user.updated"
+	EventUserDeactivated        = "user.deactivated"
+	EventUserDeleted            = "user.deleted"
+	EventAdminAuthFailed        = "admin.auth_failed"
+	EventSessionNewDevice       = "session.new_device"
+	EventNewDeviceAcknowledged  = "session.new_device_acknowledged"
+	EventSessionEvicted         = "session.evicted"         // revoked to make room under the session limit
+	EventSessionRotated         = "session.rotated"         // given a new token
+	EventSessionReauthenticated = "session.reauthenticated" // the user authenticated again
+	EventAPITokenCreated        = "api_token.created"
+	EventAPITokenRevoked        = "api_token.revoked"
 	// EventAuditPruned records a prune of old records: details through_seq
 	// and through_hash name the last record removed (the chain's new base).
 	EventAuditPruned = "audit.pruned"

@@ -22,6 +22,35 @@ func SessionCreatedEntry(s Session) AuditEntry {
 		Details: map[string]any{"remember_me": s.RememberMe, "expires_at": s.ExpiresAt.UTC().Format(time.RFC3339)}}
 }
 
+// SessionEvictedEntry records a session revoked to make room under the
+// session limit (policy: evict_oldest or evict_idlest).
+func SessionEvictedEntry(userID, sessionID, policy string) AuditEntry {
+	return AuditEntry{Event: EventSessionEvicted, UserID: userID, SessionID: sessionID, Details: map[string]any{"policy": policy}}
+}
+
+// SessionRotatedEntry records a session given a new token.
+func SessionRotatedEntry(userID, sessionID string) AuditEntry {
+	return AuditEntry{Event: EventSessionRotated, UserID: userID, SessionID: sessionID}
+}
+
+// ReauthenticatedEntry records a fresh authentication of a session's user.
+func ReauthenticatedEntry(userID, sessionID string, amr []string) AuditEntry {
+	return AuditEntry{Event: EventSessionReauthenticated, UserID: userID, SessionID: sessionID, Details: map[string]any{"amr": nonNil(amr)}}
+}
+
+// APITokenCreatedEntry records a new API token (its name, never the
+// secret).
+func APITokenCreatedEntry(t Session) AuditEntry {
+	return AuditEntry{Event: EventAPITokenCreated, UserID: t.UserID, SessionID: t.ID,
+		Details: map[string]any{"name": t.TokenName, "expires_at": t.ExpiresAt.UTC().Format(time.RFC3339)}}
+}
+
+// APITokenRevokedEntry records an API token deleted (reason: "admin", or
+// "user_deactivated").
+func APITokenRevokedEntry(userID, tokenID, reason string) AuditEntry {
+	return AuditEntry{Event: EventAPITokenRevoked, UserID: userID, SessionID: tokenID, Details: map[string]any{"reason": reason}}
+}
+
 // LogoutEntry records a session cleared by its holder's logout.
 func LogoutEntry(userID string, sessionID string) AuditEntry {
 	return AuditEntry{Event: EventSessionCleared, UserID: userID, SessionID: sessionID}
@@ -87,6 +116,9 @@ func ChangedFields(a, b User) []string {
 	}
 	if !slices.Equal(a.Roles, b.Roles) {
 		changed = append(changed, "roles")
+	}
+	if (a.MaxSessions == nil) != (b.MaxSessions == nil) || (a.MaxSessions != nil && *a.MaxSessions != *b.MaxSessions) {
+		changed = append(changed, "max_sessions")
 	}
 	return changed
 }

@@ -20,6 +20,8 @@ var (
 	ErrUserNotFound = errors.New("user not found")
 	// ErrSessionNotFound: no session with that public id (for that user).
 	ErrSessionNotFound = errors.New("session not found")
+	// ErrTokenNotFound: no API token with that id.
+	ErrTokenNotFound = errors.New("API token not found")
 	// ErrConflict: the request conflicts with the current state.
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the input is not acceptable; wrapped by *InvalidError.
@@ -34,6 +36,15 @@ var (
 	// ErrRateLimited: this client made too many lookups that reached the
 	// store; retry later.
 	ErrRateLimited = errors.New("too many lookups of unknown sessions; retry later")
+	// ErrReauthenticationRequired: the session is valid, but the user last
+	// authenticated too long ago, or not with a method the check requires.
+	ErrReauthenticationRequired = errors.New("re-authentication required")
+	// ErrMissingRole: the session is valid, but its user holds none (or not
+	// all) of the roles the check requires.
+	ErrMissingRole = errors.New("missing role")
+	// ErrSessionLimit: the user has as many sessions as the limit allows
+	// and the policy is to refuse new ones.
+	ErrSessionLimit = errors.New("session limit reached")
 	// ErrTooManyReports: the holder reported activity too often, or too
 	// many different addresses and user agents, for one session.
 	ErrTooManyReports = errors.New("too many activity reports for this session; retry later")

@@ -124,23 +124,102 @@ func (m *memStore) DeleteUser(_ context.Context, id string) ([]session.Hash, err
 	return hs, nil
 }
 
-func (m *memStore) CreateSession(_ context.Context, n session.NewSession) (session.Session, error) {
+func (m *memStore) CreateSession(_ context.Context, n session.NewSession, limit session.Limit) (session.Session, []session.Evicted, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.unavailable(); err != nil {
-		return session.Session{}, err
+		return session.Session{}, nil, err
 	}
 	u, ok := m.users[n.UserID]
 	if !ok {
-		return session.Session{}, session.ErrUserNotFound
+		return session.Session{}, nil, session.ErrUserNotFound
 	}
 	if !u.IsActive {
-		return session.Session{}, &session.ConflictError{Reason: "user " + n.UserID + " is inactive"}
+		return session.Session{}, nil, &session.ConflictError{Reason: "user " + n.UserID + " is inactive"}
+	}
+	if n.Kind == "" {
+		n.Kind = session.KindSession
+	}
+	var evicted []session.Evicted
+	if max := limit.For(u.MaxSessions); max > 0 && n.Kind == session.KindSession {
+		var active []session.Hash
+		for h, s := range m.sessions {
+			if s.UserID == n.UserID && s.Kind == session.KindSession && s.ExpiresAt.After(n.CreatedAt) {
+				active = append(active, h)
+			}
+		}
+		if len(active) >= max {
+			if limit.Policy == session.PolicyRefuse {
+				return session.Session{}, nil, session.ErrSessionLimit
+			}
+			sort.Slice(active, func(i, j int) bool {
+				a, b := m.sessions[active[i]], m.sessions[active[j]]
+				if limit.Policy == session.PolicyEvictIdlest && !a.LastActivityAt.Equal(b.LastActivityAt) {
+					return a.LastActivityAt.Before(b.LastActivityAt)
+				}
+				return a.CreatedAt.Before(b.CreatedAt)
+			})
+			for _, h := range active[:len(active)-max+1] {
+				evicted = append(evicted, session.Evicted{Hash: h, ID: m.sessions[h].ID})
+				delete(m.sessions, h)
+			}
+		}
 	}
 	s := session.Session{ID: n.ID, UserID: n.UserID, CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt, LastActivityAt: n.CreatedAt,
-		IPAddress: n.IPAddress, UserAgent: n.UserAgent, RememberMe: n.RememberMe}
+		IPAddress: n.IPAddress, UserAgent: n.UserAgent, RememberMe: n.RememberMe, AuthenticatedAt: n.AuthenticatedAt, AMR: n.AMR,
+		Kind: n.Kind, TokenName: n.Name}
 	m.sessions[n.Hash] = s
-	return s, nil
+	return s, evicted, nil
+}
+
+func (m *memStore) RotateSession(_ context.Context, id string, old *session.Hash, next session.Hash) (session.Session, session.Hash, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for h, s := range m.sessions {
+		if s.ID == id && s.Kind == session.KindSession && (old == nil || *old == h) {
+			delete(m.sessions, h)
+			m.sessions[next] = s
+			return s, h, nil
+		}
+	}
+	return session.Session{}, session.Hash{}, session.ErrSessionNotFound
+}
+
+func (m *memStore) Reauthenticate(_ context.Context, id string, at time.Time, amr []string) (session.Session, session.Hash, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for h, s := range m.sessions {
+		if s.ID == id && s.Kind == session.KindSession {
+			s.AuthenticatedAt, s.AMR = at, amr
+			m.sessions[h] = s
+			return s, h, nil
+		}
+	}
+	return session.Session{}, session.Hash{}, session.ErrSessionNotFound
+}
+
+func (m *memStore) ListAPITokens(_ context.Context, userID string, now time.Time) ([]session.APIToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []session.APIToken{}
+	for _, s := range m.sessions {
+		if s.UserID == userID && s.Kind == session.KindAPIToken && s.ExpiresAt.After(now) {
+			out = append(out, session.APIToken{ID: s.ID, UserID: userID, Name: s.TokenName, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) DeleteAPIToken(_ context.Context, id string) (session.Hash, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for h, s := range m.sessions {
+		if s.ID == id && s.Kind == session.KindAPIToken {
+			delete(m.sessions, h)
+			return h, nil
+		}
+	}
+	return session.Hash{}, session.ErrTokenNotFound
 }
 
 func (m *memStore) Restore(ctx context.Context, h session.Hash) (session.Restored, error) {

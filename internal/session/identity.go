@@ -72,8 +72,14 @@ func NormalizeUser(u User) (User, error) {
 		roles[i] = r
 	}
 	u.Roles = roles
+	if u.MaxSessions != nil && (*u.MaxSessions < 0 || *u.MaxSessions > MaxSessionLimit) {
+		return User{}, Invalid("max_sessions", "must be null (the default), 0 (no limit) or up to 10000")
+	}
 	return u, nil
 }
+
+// MaxSessionLimit bounds a session limit.
+const MaxSessionLimit = 10000
 
 // identityText validates one identity value and returns it NFC-normalised.
 func identityText(field, s string, maxLen int) (string, error) {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -50,6 +51,9 @@ func (s *Service) RecordActivity(ctx context.Context, t Token, c Client, ip, use
 	if err != nil {
 		return err
 	}
+	if r.Session.IsAPIToken() {
+		return ErrUnauthenticated
+	}
 	if s.reports != nil && !s.reports.AllowReport(r.Session.ID, ip+"\x00"+userAgent) {
 		return ErrTooManyReports
 	}
@@ -68,7 +72,7 @@ type CurrentSession struct {
 
 // ListOwn lists the active sessions of the holder of t.
 func (s *Service) ListOwn(ctx context.Context, t Token, c Client) ([]CurrentSession, error) {
-	r, err := s.Validate(ctx, t, c)
+	r, err := s.validateSession(ctx, t, c)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +90,7 @@ func (s *Service) ListOwn(ctx context.Context, t Token, c Client) ([]CurrentSess
 // RevokeOwn revokes one of the holder's sessions by public id;
 // ErrSessionNotFound when the id is not one of theirs.
 func (s *Service) RevokeOwn(ctx context.Context, t Token, c Client, id string) error {
-	r, err := s.Validate(ctx, t, c)
+	r, err := s.validateSession(ctx, t, c)
 	if err != nil {
 		return err
 	}
@@ -100,7 +104,7 @@ func (s *Service) RevokeOwn(ctx context.Context, t Token, c Client, id string) e
 
 // RevokeOthers revokes every session of the holder except the current one.
 func (s *Service) RevokeOthers(ctx context.Context, t Token, c Client) (int, error) {
-	r, err := s.Validate(ctx, t, c)
+	r, err := s.validateSession(ctx, t, c)
 	if err != nil {
 		return 0, err
 	}
@@ -162,40 +166,93 @@ type CreateParams struct {
 	RememberMe bool
 	IPAddress  string
 	UserAgent  string
+	// AuthenticatedAt is when the user proved who they are (zero: now); AMR
+	// says how.
+	AuthenticatedAt time.Time
+	AMR             []string
 }
 
-// CreateSession starts a session for an active user and returns its token.
-// The token exists only in this return value; the store keeps its hash.
-func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Token, Session, error) {
+// Created is a new session: its token (which exists only here; the store
+// keeps its hash), the session, and the public ids of sessions evicted to
+// make room for it under the session limit.
+type Created struct {
+	Token   Token
+	Session Session
+	Evicted []string
+}
+
+// maxAuthenticatedAge bounds how long ago a login may say the user
+// authenticated.
+const maxAuthenticatedAge = 30 * 24 * time.Hour
+
+// CreateSession starts a session for an active user. When the user is at
+// the session limit, the policy evicts sessions (revoked on every replica
+// before this returns) or refuses with ErrSessionLimit.
+func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Created, error) {
 	if _, err := ParseUserID(p.UserID); err != nil {
-		return "", Session{}, err
+		return Created{}, err
 	}
 	ip, err := NormalizeIP(p.IPAddress)
 	if err != nil {
-		return "", Session{}, err
+		return Created{}, err
 	}
 	if err := ValidateUserAgent(p.UserAgent); err != nil {
-		return "", Session{}, err
+		return Created{}, err
 	}
+	if err := ValidateAMR(p.AMR); err != nil {
+		return Created{}, err
+	}
+	now := s.now()
+	authAt := p.AuthenticatedAt
+	switch {
+	case authAt.IsZero():
+		authAt = now
+	case authAt.After(now.Add(time.Minute)):
+		return Created{}, Invalid("authenticated_at", "is in the future")
+	case authAt.Before(now.Add(-maxAuthenticatedAge)):
+		return Created{}, Invalid("authenticated_at", "is more than 30 days ago")
+	}
+	t, id, err := newCredential()
+	if err != nil {
+		return Created{}, err
+	}
+	ns := NewSession{
+		Hash: t.Hash(), ID: id, UserID: p.UserID, Kind: KindSession,
+		CreatedAt: now, ExpiresAt: ExpiresAt(now, p.RememberMe, s.sessionTTL, s.rememberTTL),
+		IPAddress: ip, UserAgent: p.UserAgent, RememberMe: p.RememberMe,
+		AuthenticatedAt: authAt.UTC(), AMR: nonNil(p.AMR),
+	}
+	ss, evicted, err := s.store.CreateSession(ctx, ns, s.limit)
+	if err != nil {
+		return Created{}, fmt.Errorf("create session: %w", err)
+	}
+	out := Created{Token: t, Session: ss, Evicted: make([]string, len(evicted))}
+	hs := make([]Hash, len(evicted))
+	for i, e := range evicted {
+		out.Evicted[i], hs[i] = e.ID, e.Hash
+	}
+	s.invalidate(ctx, hs)
+	return out, nil
+}
+
+// newCredential returns a fresh token and public id.
+func newCredential() (Token, string, error) {
 	t, err := NewToken()
 	if err != nil {
-		return "", Session{}, err
+		return "", "", err
 	}
 	id, err := uuid.NewRandom()
 	if err != nil {
-		return "", Session{}, fmt.Errorf("session: new id: %w", err)
+		return "", "", fmt.Errorf("session: new id: %w", err)
 	}
-	now := s.now()
-	ns := NewSession{
-		Hash: t.Hash(), ID: id.String(), UserID: p.UserID,
-		CreatedAt: now, ExpiresAt: ExpiresAt(now, p.RememberMe, s.sessionTTL, s.rememberTTL),
-		IPAddress: ip, UserAgent: p.UserAgent, RememberMe: p.RememberMe,
+	return t, id.String(), nil
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
 	}
-	ss, err := s.store.CreateSession(ctx, ns)
-	if err != nil {
-		return "", Session{}, fmt.Errorf("create session: %w", err)
-	}
-	return t, ss, nil
+	return ss
 }
 
 // ListUserSessions lists a user's active sessions; ErrUserNotFound for an
@@ -273,7 +330,7 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 
 // AcknowledgeNewDevice clears the new-device flag of the holder's session.
 func (s *Service) AcknowledgeNewDevice(ctx context.Context, t Token, c Client) error {
-	if _, err := s.Validate(ctx, t, c); err != nil {
+	if _, err := s.validateSession(ctx, t, c); err != nil {
 		return err
 	}
 	h := t.Hash()
@@ -286,7 +343,7 @@ func (s *Service) AcknowledgeNewDevice(ctx context.Context, t Token, c Client) e
 
 // OwnStats summarises the active sessions of the holder of t.
 func (s *Service) OwnStats(ctx context.Context, t Token, c Client) (Stats, error) {
-	r, err := s.Validate(ctx, t, c)
+	r, err := s.validateSession(ctx, t, c)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -10,31 +10,51 @@ import (
 // reached, and other errors for bugs.
 type Store interface {
 	// UpsertUser creates or replaces a user. It returns the stored user,
-	// whether it was created, and the hashes of the user's sessions (whose
-	// cached copies are now stale).
+	// whether it was created, and the hashes of the user's sessions and
+	// API tokens (whose cached copies are now stale). Deactivating a user
+	// deletes their API tokens.
 	UpsertUser(ctx context.Context, u User) (User, bool, []Hash, error)
 	// GetUser returns ErrUserNotFound for an unknown id.
 	GetUser(ctx context.Context, id string) (User, error)
 	// DeleteUser deletes the user and their sessions, returning the hashes
 	// of the deleted sessions; ErrUserNotFound for an unknown id.
 	DeleteUser(ctx context.Context, id string) ([]Hash, error)
-	// CreateSession inserts a session. ErrUserNotFound for an unknown user,
-	// ErrConflict for an inactive one.
-	CreateSession(ctx context.Context, s NewSession) (Session, error)
+	// CreateSession inserts a session or an API token. For a session the
+	// limit applies, under a lock on the user's row (so concurrent creates
+	// for one user queue): when the user already has as many unexpired
+	// sessions as limit.For(their override) allows, the policy evicts the
+	// oldest or idlest ones (deleted and audited as session.evicted in the
+	// same transaction, and returned) or refuses with ErrSessionLimit.
+	// ErrUserNotFound for an unknown user, ErrConflict for an inactive one.
+	CreateSession(ctx context.Context, s NewSession, limit Limit) (Session, []Evicted, error)
+	// RotateSession gives the session with public id id (and, when old is
+	// not nil, that token) the token hash next, keeping everything else; it
+	// returns the session and the replaced hash. ErrSessionNotFound when
+	// none matched.
+	RotateSession(ctx context.Context, id string, old *Hash, next Hash) (Session, Hash, error)
+	// Reauthenticate records that the user of session id authenticated
+	// again at at, by amr. ErrSessionNotFound when there is no such session.
+	Reauthenticate(ctx context.Context, id string, at time.Time, amr []string) (Session, Hash, error)
+	// ListAPITokens lists the user's API tokens that expire after now;
+	// ErrUserNotFound for an unknown user.
+	ListAPITokens(ctx context.Context, userID string, now time.Time) ([]APIToken, error)
+	// DeleteAPIToken deletes an API token by id; ErrTokenNotFound if none.
+	DeleteAPIToken(ctx context.Context, id string) (Hash, error)
 	// Restore returns the session with its user, expired or not;
 	// ErrUnauthenticated when no session has that hash.
 	Restore(ctx context.Context, h Hash) (Restored, error)
-	// DeleteSession deletes a session by hash, reporting whether it existed.
+	// DeleteSession deletes a session (not an API token) by hash,
+	// reporting whether it existed.
 	DeleteSession(ctx context.Context, h Hash) (bool, error)
-	// DeleteSessionByID deletes a session by public id, restricted to
+	// DeleteSessionByID deletes a session (not an API token) by public id, restricted to
 	// userID when it is not empty; ErrSessionNotFound when none matched.
 	DeleteSessionByID(ctx context.Context, id string, userID string) (Hash, error)
-	// DeleteUserSessions deletes every session of the user except the one
+	// DeleteUserSessions deletes every session (not API token) of the user except the one
 	// with hash except (when non-nil) and returns the deleted hashes;
 	// ErrUserNotFound for an unknown user.
 	DeleteUserSessions(ctx context.Context, userID string, except *Hash) ([]Hash, error)
-	// ListSessions returns the user's sessions that expire after now,
-	// newest first.
+	// ListSessions returns the user's sessions (not API tokens) that expire
+	// after now, newest first.
 	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// RecordActivity sets last activity, address and user agent of a
 	// session; ErrUnauthenticated when it no longer exists.

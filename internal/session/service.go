@@ -39,6 +39,8 @@ type Options struct {
 	// NewDeviceWindow is how long an address or user agent no session uses
 	// any more stays known for new-device detection (0: forever).
 	NewDeviceWindow time.Duration
+	// Limit bounds each user's sessions (Limit.Default 0: no limit).
+	Limit Limit
 	// AuditRetention, when set, makes Cleanup prune audit records older
 	// than this (0: keep every record).
 	AuditRetention time.Duration
@@ -101,6 +103,7 @@ type Service struct {
 	idleTimeout             time.Duration
 	deviceWindow            time.Duration
 	auditRetention          time.Duration
+	limit                   Limit
 	cacheTTL, localTTL      time.Duration
 	storeTimeout            time.Duration
 	invalidationWait        time.Duration
@@ -117,7 +120,7 @@ func NewService(o Options) *Service {
 	s := &Service{
 		store: o.Store, shared: o.Shared, local: o.Local, grace: o.Grace, graceTTL: o.OutageGrace, bus: o.Bus, outbox: o.Outbox, audit: o.Audit, trust: o.Trust,
 		activity: o.Activity, obs: o.Observer, limiter: o.Limiter, reports: o.Reports, log: o.Logger, now: o.Now,
-		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow, auditRetention: o.AuditRetention,
+		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow, auditRetention: o.AuditRetention, limit: o.Limit,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
 		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
@@ -217,7 +220,7 @@ func (s *Service) check(r Restored, now time.Time) (Restored, error) {
 	if !now.Before(r.Session.ExpiresAt) {
 		return Restored{}, ErrUnauthenticated
 	}
-	if s.idleTimeout > 0 && !now.Before(s.lastActive(r).Add(s.idleTimeout)) {
+	if s.idleTimeout > 0 && !r.Session.IsAPIToken() && !now.Before(s.lastActive(r).Add(s.idleTimeout)) {
 		return Restored{}, ErrUnauthenticated
 	}
 	if !r.User.IsActive {
@@ -231,7 +234,7 @@ func (s *Service) check(r Restored, now time.Time) (Restored, error) {
 // activity time ages; the store's does not).
 func (s *Service) usableFor(r Restored, now time.Time) time.Duration {
 	d := r.Session.ExpiresAt.Sub(now)
-	if s.idleTimeout > 0 {
+	if s.idleTimeout > 0 && !r.Session.IsAPIToken() {
 		d = min(d, s.lastActive(r).Add(s.idleTimeout).Sub(now))
 	}
 	return d

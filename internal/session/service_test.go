@@ -72,11 +72,11 @@ func withGrace(d time.Duration) func(*session.Options) {
 // login creates a session for user and returns its token.
 func login(t *testing.T, r *replica, userID string, rememberMe bool) session.Token {
 	t.Helper()
-	tok, _, err := r.svc.CreateSession(context.Background(), session.CreateParams{UserID: userID, RememberMe: rememberMe})
+	c, err := r.svc.CreateSession(context.Background(), session.CreateParams{UserID: userID, RememberMe: rememberMe})
 	if err != nil {
 		t.Fatalf("CreateSession(%s) = %v", userID, err)
 	}
-	return tok
+	return c.Token
 }
 
 func validate(r *replica, tok session.Token) (session.Restored, error) {
@@ -468,7 +468,8 @@ func TestCreateSession(t *testing.T) {
 		{"ErrUserNotFound", session.CreateParams{UserID: "99"}, session.ErrUserNotFound},
 	}
 	for _, tt := range tests {
-		tok, s, err := r.svc.CreateSession(ctx, tt.p)
+		c, err := r.svc.CreateSession(ctx, tt.p)
+		tok, s := c.Token, c.Session
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: CreateSession = %v; want %v", tt.name, err, tt.want)
 			continue
@@ -484,7 +485,7 @@ func TestCreateSession(t *testing.T) {
 		}
 	}
 	w.store.users["2"] = session.User{ID: "2", Username: "bob"}
-	_, _, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: "2"})
+	_, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: "2"})
 	wantErr(t, "inactive user", err, session.ErrConflict)
 }
 

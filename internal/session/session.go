@@ -13,7 +13,15 @@ import (
 // taken from a header and rejected when sent in a body).
 const MaxUserAgentLen = 512
 
-// Session is one login of one user. ID is its public, non-secret handle.
+// Kinds of credential: a login (session) or a named API token. Both are
+// validated, cached and invalidated alike.
+const (
+	KindSession  = "session"
+	KindAPIToken = "api"
+)
+
+// Session is one login of one user (or, with Kind KindAPIToken, one named
+// API token). ID is its public, non-secret handle.
 type Session struct {
 	ID             string    `json:"id"`
 	UserID         string    `json:"user_id"`
@@ -31,7 +39,17 @@ type Session struct {
 	// a client address or user agent its user had not used before; the
 	// holder clears it (DELETE /v1/session/new_device).
 	NewDevice bool `json:"new_device"`
+	// AuthenticatedAt is when the user last proved who they are (at login,
+	// or a later re-authentication); AMR names how (e.g. "pwd", "otp").
+	AuthenticatedAt time.Time `json:"authenticated_at"`
+	AMR             []string  `json:"amr"`
+	// Kind is KindSession or KindAPIToken; TokenName names an API token.
+	Kind      string `json:"-"`
+	TokenName string `json:"-"`
 }
+
+// IsAPIToken reports whether the credential is a named API token.
+func (s Session) IsAPIToken() bool { return s.Kind == KindAPIToken }
 
 // User is the application's user as far as sessions are concerned.
 type User struct {
@@ -40,6 +58,9 @@ type User struct {
 	Email    string   `json:"email"`
 	IsActive bool     `json:"is_active"`
 	Roles    []string `json:"roles"`
+	// MaxSessions overrides the default limit on the user's sessions (nil:
+	// the default; 0: no limit).
+	MaxSessions *int `json:"max_sessions"`
 }
 
 // Restored is a session together with its user: what validation returns and
@@ -49,16 +70,43 @@ type Restored struct {
 	User    User
 }
 
-// NewSession is what a Store needs to insert a session.
+// NewSession is what a Store needs to insert a session or API token.
 type NewSession struct {
-	Hash       Hash
-	ID         string
-	UserID     string
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	IPAddress  string
-	UserAgent  string
-	RememberMe bool
+	Hash            Hash
+	ID              string
+	UserID          string
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	IPAddress       string
+	UserAgent       string
+	RememberMe      bool
+	AuthenticatedAt time.Time
+	AMR             []string
+	// Kind is KindSession (the default when empty) or KindAPIToken, which
+	// has Name and, when not nil, TokenRoles narrowing the user's roles.
+	Kind       string
+	Name       string
+	TokenRoles []string
+}
+
+// Evicted is a session removed to make room under the session limit.
+type Evicted struct {
+	Hash Hash
+	ID   string
+}
+
+// APIToken is a named API token as listed (never its secret).
+type APIToken struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// LastUsedAt is the latest recorded use (batched like session
+	// activity); nil until the first.
+	LastUsedAt *time.Time `json:"last_used_at"`
+	// Roles are the token's own roles (nil: the user's roles).
+	Roles []string `json:"roles"`
 }
 
 // Touch is one coalesced activity update: when, and from which client
