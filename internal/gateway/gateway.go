@@ -52,6 +52,9 @@ type Options struct {
 	// NoSharedCache answers every validation from Postgres (the benchmark
 	// baseline of what the service we replace did).
 	NoSharedCache bool
+	// WrapHandler, when set, wraps the HTTP handler the server runs (tests
+	// check every answer against the OpenAPI document with it).
+	WrapHandler func(http.Handler) http.Handler
 }
 
 // Gateway is one running replica.
@@ -70,6 +73,7 @@ type Gateway struct {
 	metrics  *metrics.Metrics
 	tracing  *tracing.Tracing // nil: tracing off
 	handler  http.Handler
+	served   http.Handler // handler, wrapped by Options.WrapHandler
 	ready    chan struct{}
 	readyOne sync.Once
 	draining atomic.Bool
@@ -206,6 +210,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
 		UI:       devicesPage, IdentityCacheSize: cfg.LocalCacheSize,
 	})
+	if o.WrapHandler != nil {
+		g.served = o.WrapHandler(g.handler)
+	} else {
+		g.served = g.handler
+	}
 	return g, nil
 }
 
@@ -294,7 +303,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	srv := &http.Server{
-		Handler:           g.handler,
+		Handler:           g.served,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

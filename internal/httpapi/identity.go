@@ -32,10 +32,9 @@ type identityHeader struct {
 // identityHeaders are the header sets of SESSIONGW_AUTH_HEADERS, so that
 // upstream apps written for another auth proxy need no change. Every header
 // of the set is always written on allow (empty when the user has no value),
-// so a proxy that copies them never lets a client-supplied value through;
-// the one exception is X-Auth-Token-Name, sent only for an API token (the
-// shipped proxy configurations remove every identity header a client sends
-// before the check's answer is copied).
+// so a proxy that copies them never lets a client-supplied value through
+// (and Caddy 2.6, which copies a missing one as its literal placeholder,
+// never passes "{http.reverse_proxy.header.…}" upstream).
 var identityHeaders = map[string][]identityHeader{
 	"sessiongw": {
 		{"X-Auth-User-Id", fieldUserID}, {"X-Auth-Username", fieldUsername}, {"X-Auth-Email", fieldEmail},
@@ -150,9 +149,6 @@ func (w *identityWriter) write(h http.Header, r session.Restored) {
 		w.cache.Set(r.Session.ID, pre)
 	}
 	for i, ih := range w.set {
-		if ih.field == fieldTokenName && pre.tokenName == "" {
-			continue // only an API token's answer carries its name
-		}
 		h[ih.name] = pre.vals[i]
 	}
 }

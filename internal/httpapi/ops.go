@@ -7,12 +7,23 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/sessiongw/sessiongw/api"
 )
 
 // Check is one dependency that /readyz asks.
 type Check struct {
 	Name string
 	Ping func(ctx context.Context) error
+}
+
+// handleOpenAPI serves the API's OpenAPI document as JSON.
+func handleOpenAPI(c echo.Context) error {
+	doc, err := api.JSON()
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, doc)
 }
 
 func handleHealthz(c echo.Context) error {

@@ -111,6 +111,7 @@ func New(cfg Config) *echo.Echo {
 	admin.GET("/audit", handleAudit(svc))
 	admin.GET("/audit/verify", handleAuditVerify(svc))
 
+	e.GET("/v1/openapi.json", handleOpenAPI)
 	e.GET("/healthz", handleHealthz)
 	e.GET("/readyz", handleReadyz(cfg.Checks, draining))
 	if cfg.Metrics != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/testenv/contract"
 	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
 	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
 	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
@@ -44,8 +45,10 @@ type Replica struct {
 	Config  config.Config
 	Gateway *gateway.Gateway
 	Logs    *testdeps.SyncBuffer
-	stop    context.CancelFunc
-	done    chan error
+	// Contract checked every answer against api/openapi.yaml.
+	Contract *contract.Checker
+	stop     context.CancelFunc
+	done     chan error
 }
 
 // Stop shuts the replica down and waits for it; safe to call twice.
@@ -77,6 +80,20 @@ func Start(t testing.TB, cfg config.Config, o gateway.Options) *Replica {
 	if o.ActivityInterval == 0 {
 		o.ActivityInterval = time.Hour
 	}
+	// Every answer the test receives is held to the OpenAPI document.
+	doc, err := contract.Load()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	checker := contract.NewChecker(doc)
+	if o.WrapHandler == nil {
+		o.WrapHandler = checker.Middleware
+	}
+	t.Cleanup(func() {
+		for _, v := range checker.Violations() {
+			t.Errorf("testenv: an answer breaks api/openapi.yaml: %s", v)
+		}
+	})
 	logs := &testdeps.SyncBuffer{}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -95,7 +112,7 @@ func Start(t testing.TB, cfg config.Config, o gateway.Options) *Replica {
 		g.Close()
 		t.Fatalf("testenv: listen: %v", err)
 	}
-	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Gateway: g, Logs: logs, stop: cancel, done: make(chan error, 1)}
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Gateway: g, Logs: logs, Contract: checker, stop: cancel, done: make(chan error, 1)}
 	go func() { r.done <- g.Serve(ctx, ln) }()
 	select {
 	case <-g.Subscribed():
