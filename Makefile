@@ -34,7 +34,7 @@ test: services vet
 ## Redis or other server (the domain with in-memory fakes, the HTTP layer
 ## with a fake service, config, ...); the test URLs point nowhere to prove it
 UNIT_PKGS := ./internal/session/ ./internal/httpapi/ ./internal/config/ ./internal/device/ \
-	./internal/activity/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/
+	./internal/activity/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/ ./internal/push/
 test-unit:
 	SESSIONGW_TEST_DATABASE_URL='postgres://nobody@127.0.0.1:1/none?connect_timeout=1' \
 	SESSIONGW_TEST_REDIS_URL='redis://127.0.0.1:1/0' $(GO) test -race -count=1 $(UNIT_PKGS)
@@ -48,7 +48,7 @@ bench: services
 	@missing=""; for p in wrk nginx; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md -profile artifacts/profiles
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/ ./client/
 
 ## screenshots: refresh the README's pictures of the devices page (docs/images)
 screenshots: services

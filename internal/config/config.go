@@ -30,9 +30,12 @@ type Config struct {
 	RedisSentinelPassword string
 	// RedisCAFile verifies Redis's TLS certificates (rediss://) instead of
 	// the system's roots.
-	RedisCAFile    string
-	HTTPAddr       string
-	AdminToken     string
+	RedisCAFile string
+	HTTPAddr    string
+	AdminToken  string
+	// NearCacheToken lets app processes' near caches open the invalidation
+	// stream (POST /v1/invalidations); empty: the stream is off.
+	NearCacheToken string
 	CacheTTL       time.Duration
 	LocalCacheTTL  time.Duration
 	LocalCacheSize int
@@ -230,7 +233,7 @@ func readFile(path string) (map[string]string, error) {
 // fromFile are the secrets that may also come from a file named by
 // <VARIABLE>_FILE (container secret mounts); the variable itself wins, and
 // setting both is an error.
-var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true, "SESSIONGW_REDIS_SENTINEL_PASSWORD": true}
+var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_NEAR_CACHE_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true, "SESSIONGW_REDIS_SENTINEL_PASSWORD": true}
 
 // redact keeps secrets out of error messages and `config check`: the admin
 // token and the Sentinel password entirely, URLs through RedactURL.
@@ -239,7 +242,7 @@ func redact(env, v string) string {
 		return ""
 	}
 	switch env {
-	case "SESSIONGW_ADMIN_TOKEN", "SESSIONGW_REDIS_SENTINEL_PASSWORD":
+	case "SESSIONGW_ADMIN_TOKEN", "SESSIONGW_REDIS_SENTINEL_PASSWORD", "SESSIONGW_NEAR_CACHE_TOKEN":
 		return "[REDACTED]"
 	case "SESSIONGW_DATABASE_URL", "SESSIONGW_REDIS_URL":
 		return RedactURL(v)

@@ -92,6 +92,8 @@ var settings = []setting{
 		stringInto(func(c *Config) *string { return &c.HTTPAddr })},
 	{"SESSIONGW_ADMIN_TOKEN", "admin-token", "", "bearer token for /v1/admin (admin API answers 404 when empty); prefer the variable to the flag",
 		stringInto(func(c *Config) *string { return &c.AdminToken })},
+	{"SESSIONGW_NEAR_CACHE_TOKEN", "near-cache-token", "", "bearer token with which app processes' near caches (the Go client's WithNearCache) open the invalidation stream POST /v1/invalidations (at least 16 characters); empty: the stream is off (404); prefer the variable or its _FILE to the flag",
+		stringInto(func(c *Config) *string { return &c.NearCacheToken })},
 	{"SESSIONGW_CACHE_TTL", "cache-ttl", "5m", "Redis cache TTL (5m-10m)",
 		durationInto(func(c *Config) *time.Duration { return &c.CacheTTL })},
 	{"SESSIONGW_LOCAL_CACHE_TTL", "local-cache-ttl", "5s", "in-process cache TTL (0 disables; at most 1m)",

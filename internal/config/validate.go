@@ -86,6 +86,12 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"SESSIONGW_NEAR_CACHE_TOKEN", func(c Config) string {
+		if c.NearCacheToken != "" && len(c.NearCacheToken) < 16 {
+			return "must be at least 16 characters"
+		}
+		return ""
+	}},
 	{"SESSIONGW_CACHE_TTL", within(func(c Config) time.Duration { return c.CacheTTL }, 5*time.Minute, 10*time.Minute, false, "between 5m and 10m")},
 	{"SESSIONGW_LOCAL_CACHE_TTL", within(func(c Config) time.Duration { return c.LocalCacheTTL }, 0, time.Minute, false, "between 0 (off) and 1m")},
 	{"SESSIONGW_SESSION_TTL", within(func(c Config) time.Duration { return c.SessionTTL }, time.Minute, 1<<62, false, "at least 1m")},

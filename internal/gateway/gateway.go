@@ -28,6 +28,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/localcache"
 	"github.com/sessiongw/sessiongw/internal/metrics"
 	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/push"
 	"github.com/sessiongw/sessiongw/internal/ratelimit"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
@@ -66,6 +67,7 @@ type Gateway struct {
 	store    *postgres.Store
 	cache    *redis.Cache
 	bus      *redis.Bus
+	hub      *push.Hub // the near caches of app processes
 	local    *localcache.Cache
 	grace    *localcache.Cache
 	batcher  *activity.Batcher
@@ -158,8 +160,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		// Before trusting its caches again after an interruption or a
 		// change of Redis master, a replica makes sure no invalidation is
 		// pending in the outbox and re-applies the recent ones.
-		Recover: func(ctx context.Context) error { return g.svc.RecoverCaches(ctx) },
+		Recover:    func(ctx context.Context) error { return g.svc.RecoverCaches(ctx) },
+		Downstream: func() bool { return g.hub.Waiting() },
 	})
+	g.hub = push.NewHub(cfg.InvalidationTimeout, g.bus.HeartbeatsSent, g.bus.Trusted)
 	g.batcher = activity.New(g.store, o.ActivityInterval, o.ActivityMinGap, log, g.metrics.ActivityFlushed)
 	var local session.LocalCache
 	if cfg.LocalCacheTTL > 0 {
@@ -186,8 +190,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Reports:    ratelimit.NewReports(ratelimit.DefaultReportsPerSecond, ratelimit.DefaultReportBurst, ratelimit.DefaultDistinctReports, ratelimit.DefaultReportWindow),
 		SessionTTL: cfg.SessionTTL, RememberMeTTL: cfg.RememberMeTTL, IdleTimeout: cfg.IdleTimeout, NewDeviceWindow: cfg.NewDeviceWindow,
 		AuditRetention: cfg.AuditRetention,
-		Limit:          session.Limit{Default: cfg.MaxSessionsPerUser, Policy: cfg.SessionLimitPolicy},
-		CacheTTL:       cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
+		// Invalidations heard through Postgres (the second path) reach the
+		// near caches too.
+		Notified: func(inv session.Invalidation) { g.hub.Invalidate(inv.Hashes, inv.All) },
+		Limit:    session.Limit{Default: cfg.MaxSessionsPerUser, Policy: cfg.SessionLimitPolicy},
+		CacheTTL: cfg.CacheTTL, LocalCacheTTL: cfg.LocalCacheTTL,
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
 	})
@@ -209,6 +216,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies, AuthHeaders: cfg.AuthHeaders,
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
 		UI:       devicesPage, IdentityCacheSize: cfg.LocalCacheSize,
+		NearCaches: g.hub, NearCacheToken: cfg.NearCacheToken,
 	})
 	if o.WrapHandler != nil {
 		g.served = o.WrapHandler(g.handler)
@@ -254,12 +262,23 @@ func (g *Gateway) BusResets() uint64 { return g.bus.Resets() }
 // busHandler forwards to the Service and reports the first subscription.
 type busHandler struct{ g *Gateway }
 
-func (h busHandler) HandleInvalidation(hs []session.Hash) { h.g.svc.HandleInvalidation(hs) }
-func (h busHandler) HandleFlush()                         { h.g.svc.HandleFlush() }
+func (h busHandler) HandleInvalidation(hs []session.Hash) <-chan struct{} {
+	h.g.svc.HandleInvalidation(hs)
+	return h.g.hub.Invalidate(hs, false)
+}
+
+func (h busHandler) HandleFlush() <-chan struct{} {
+	h.g.svc.HandleFlush()
+	return h.g.hub.Invalidate(nil, true)
+}
+
 func (h busHandler) HandleSubscriptionReset() {
 	h.g.svc.HandleSubscriptionReset()
+	h.g.hub.Flush()
 	h.g.readyOne.Do(func() { close(h.g.ready) })
 }
+
+func (h busHandler) HandleHeartbeat(seq uint64) { h.g.hub.Heartbeat(seq) }
 
 // MaxRequestHead is the most a request's line and headers may hold
 // together; a longer one is refused with 431.
@@ -334,6 +353,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	g.hub.CloseAll() // near-cache streams end; their clients reconnect elsewhere
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
 		g.log.Warn("http shutdown", "err", serr)
 	}

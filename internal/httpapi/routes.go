@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sessiongw/sessiongw/internal/push"
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	Tracer trace.Tracer
 	// UI, when set, serves the "Your devices" page under /ui/.
 	UI Pages
+	// NearCaches, with NearCacheToken, serves POST /v1/invalidations, the
+	// stream of app processes' near caches (404 without a token).
+	NearCaches     *push.Hub
+	NearCacheToken string
 	// IdentityCacheSize bounds the cache of rendered identity headers
 	// (sessions; default 10,000): size it like the in-process cache.
 	IdentityCacheSize int
@@ -111,6 +116,7 @@ func New(cfg Config) *echo.Echo {
 	admin.GET("/audit", handleAudit(svc))
 	admin.GET("/audit/verify", handleAuditVerify(svc))
 
+	e.POST("/v1/invalidations", handleNearCacheStream(cfg.NearCaches, cfg.NearCacheToken))
 	e.GET("/v1/openapi.json", handleOpenAPI)
 	e.GET("/healthz", handleHealthz)
 	e.GET("/readyz", handleReadyz(cfg.Checks, draining))

@@ -50,18 +50,19 @@ import (
 // (copies dropped, trust suspended until Recover has passed), and Recover
 // re-applies recent invalidations.
 type Bus struct {
-	rdb      goredis.UniversalClient
-	prefix   string
-	channel  string
-	registry string
-	id       string
-	window   time.Duration
-	beat     time.Duration
-	log      *slog.Logger
-	recover  func(context.Context) error
-	onAck    func(timedOut bool)
-	sharded  bool   // Redis Cluster: SPUBLISH / SSUBSCRIBE
-	masters  string // run ids of the master(s) last seen, "" before the first look
+	rdb        goredis.UniversalClient
+	prefix     string
+	channel    string
+	registry   string
+	id         string
+	window     time.Duration
+	beat       time.Duration
+	log        *slog.Logger
+	recover    func(context.Context) error
+	onAck      func(timedOut bool)
+	downstream func() bool
+	sharded    bool   // Redis Cluster: SPUBLISH / SSUBSCRIBE
+	masters    string // run ids of the master(s) last seen, "" before the first look
 
 	start      time.Time
 	trustUntil atomic.Int64  // nanoseconds since start
@@ -99,6 +100,11 @@ type BusOptions struct {
 	// OnAck, when non-nil, is told whether each waited publish timed out.
 	OnAck  func(timedOut bool)
 	Logger *slog.Logger
+	// Downstream, when non-nil, reports whether this replica has caches
+	// downstream (near caches) that must drop what it publishes before the
+	// publish returns; the publisher then also waits for its own replica's
+	// acknowledgement (see Handler.HandleInvalidation).
+	Downstream func() bool
 }
 
 // maxHashesPerMessage bounds one message (65 bytes per hash).
@@ -117,7 +123,7 @@ func NewBus(rdb goredis.UniversalClient, o BusOptions) *Bus {
 	return &Bus{
 		rdb: rdb, prefix: o.Prefix, channel: Channel(o.Prefix), registry: Registry(o.Prefix),
 		id: hex.EncodeToString(b), window: o.Window, beat: o.Window / 4, log: o.Logger,
-		recover: o.Recover, onAck: o.OnAck, sharded: isCluster(rdb), start: time.Now(),
+		recover: o.Recover, onAck: o.OnAck, downstream: o.Downstream, sharded: isCluster(rdb), start: time.Now(),
 		hbSent: map[uint64]time.Duration{}, waiters: map[string]*waiter{}, deaf: make(chan struct{}, 1),
 	}
 }
@@ -147,6 +153,9 @@ func (b *Bus) send(ctx context.Context, channel, msg string) error {
 
 // ID returns this replica's id.
 func (b *Bus) ID() string { return b.id }
+
+// HeartbeatsSent counts the heartbeats this replica has sent so far.
+func (b *Bus) HeartbeatsSent() uint64 { return b.hbSeq.Load() }
 
 // Resets counts the interruptions so far: resubscriptions and changes of
 // master.
@@ -210,6 +219,9 @@ func (b *Bus) publish(ctx context.Context, payload string) error {
 		if id != b.id {
 			w.need[id] = true
 		}
+	}
+	if b.downstream != nil && b.downstream() {
+		w.need[b.id] = true // our own near caches, acknowledged through Run
 	}
 	// Decide before publishing: acks may empty w.need (under b.mu) as soon
 	// as the message is out.

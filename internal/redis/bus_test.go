@@ -22,7 +22,11 @@ type recorder struct {
 	hashes  []session.Hash
 	resets  int
 	flushes int
+	beats   int
 	wake    chan struct{}
+	// downstream, when set, is what HandleInvalidation returns: the
+	// replica's near caches confirming.
+	downstream func() <-chan struct{}
 }
 
 func (r *recorder) bump() {
@@ -32,18 +36,30 @@ func (r *recorder) bump() {
 	}
 }
 
-func (r *recorder) HandleInvalidation(hs []session.Hash) {
+func (r *recorder) HandleInvalidation(hs []session.Hash) <-chan struct{} {
 	r.mu.Lock()
 	r.hashes = append(r.hashes, hs...)
+	d := r.downstream
 	r.mu.Unlock()
 	r.bump()
+	if d != nil {
+		return d()
+	}
+	return nil
 }
 
-func (r *recorder) HandleFlush() {
+func (r *recorder) HandleFlush() <-chan struct{} {
 	r.mu.Lock()
 	r.flushes++
 	r.mu.Unlock()
 	r.bump()
+	return nil
+}
+
+func (r *recorder) HandleHeartbeat(uint64) {
+	r.mu.Lock()
+	r.beats++
+	r.mu.Unlock()
 }
 
 func (r *recorder) HandleSubscriptionReset() {
@@ -152,6 +168,52 @@ func TestBus(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+// TestAckWaitsForDownstream: a replica acknowledges an invalidation only
+// once its downstream caches (near caches) confirmed it; one that never
+// confirms costs the publisher its window and an unacknowledged result.
+func TestAckWaitsForDownstream(t *testing.T) {
+	t.Parallel()
+	url, prefix := redistest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gate := make(chan struct{})
+	var never chan struct{}
+	sub := &recorder{wake: make(chan struct{}, 1)}
+	sub.downstream = func() <-chan struct{} {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		if never != nil {
+			return never
+		}
+		return gate
+	}
+	subBus := redis.NewBus(redistest.Client(t, url), redis.BusOptions{Prefix: prefix, Window: 2 * time.Second})
+	go func() { _ = subBus.Run(ctx, sub) }()
+	pubBus := redis.NewBus(redistest.Client(t, url), redis.BusOptions{Prefix: prefix, Window: 2 * time.Second})
+	go func() { _ = pubBus.Run(ctx, &recorder{wake: make(chan struct{}, 1)}) }()
+	waitFor(t, "trust", func() bool { return subBus.Trusted() && pubBus.Trusted() })
+
+	published := make(chan error, 1)
+	go func() { published <- pubBus.Publish(ctx, []session.Hash{{9}}) }()
+	waitFor(t, "delivery", func() bool { n, _, _ := sub.snapshot(); return n == 1 })
+	select {
+	case err := <-published:
+		t.Fatalf("Publish returned (%v) before the downstream caches confirmed", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(gate)
+	if err := <-published; err != nil {
+		t.Errorf("Publish after the downstream confirmed = %v; want acknowledged", err)
+	}
+
+	sub.mu.Lock()
+	never = make(chan struct{})
+	sub.mu.Unlock()
+	if err := pubBus.Publish(ctx, []session.Hash{{10}}); err != session.ErrNotAcknowledged {
+		t.Errorf("Publish with a downstream that never confirms = %v; want ErrNotAcknowledged", err)
 	}
 }
 

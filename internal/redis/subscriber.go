@@ -20,13 +20,20 @@ import (
 
 // Handler receives what the subscriber hears.
 type Handler interface {
-	// HandleInvalidation drops the named in-process entries.
-	HandleInvalidation(hs []session.Hash)
-	// HandleFlush drops every in-process entry.
-	HandleFlush()
+	// HandleInvalidation drops the named in-process entries. The channel it
+	// returns (nil: nothing to wait for) closes once downstream caches
+	// (near caches in app processes) have dropped them too; the replica
+	// acknowledges only then, and not at all if it never closes.
+	HandleInvalidation(hs []session.Hash) <-chan struct{}
+	// HandleFlush drops every in-process entry; the channel is as above.
+	HandleFlush() <-chan struct{}
 	// HandleSubscriptionReset is called on every (re)subscription: messages
 	// published while the subscription was down are lost.
 	HandleSubscriptionReset()
+	// HandleHeartbeat is called when this replica hears its own heartbeat
+	// seq while it trusts its caches: every invalidation published before
+	// that heartbeat was sent has been handled.
+	HandleHeartbeat(seq uint64)
 }
 
 // Run subscribes, sends heartbeats and dispatches invalidations to h until
@@ -165,6 +172,7 @@ func (b *Bus) handle(ctx context.Context, payload string, h Handler) {
 			if until := int64(sent + b.window); until > b.trustUntil.Load() {
 				b.trustUntil.Store(until)
 			}
+			h.HandleHeartbeat(seq)
 			return
 		}
 		if b.recovering.CompareAndSwap(false, true) {
@@ -176,24 +184,43 @@ func (b *Bus) handle(ctx context.Context, payload string, h Handler) {
 			b.log.Warn("ignoring malformed invalidation message")
 			return
 		}
+		var downstream <-chan struct{}
 		if body == "*" {
-			h.HandleFlush()
+			downstream = h.HandleFlush()
 		} else {
 			hs := parseHashes(body)
 			if len(hs) == 0 {
 				b.log.Warn("ignoring malformed invalidation message")
 				return
 			}
-			h.HandleInvalidation(hs)
+			downstream = h.HandleInvalidation(hs)
 		}
-		if origin != b.id {
-			go func() {
-				actx, cancel := context.WithTimeout(ctx, b.window)
-				defer cancel()
-				_ = b.send(actx, b.ackChannel(origin), msgID+"|"+b.id)
-			}()
+		go b.ack(ctx, origin, msgID, downstream)
+	}
+}
+
+// ack acknowledges invalidation msgID of origin once downstream (if any)
+// has closed, within the window: to origin over Redis, or, for this
+// replica's own message, to its own waiting publisher.
+func (b *Bus) ack(ctx context.Context, origin, msgID string, downstream <-chan struct{}) {
+	if downstream != nil {
+		t := time.NewTimer(b.window)
+		defer t.Stop()
+		select {
+		case <-downstream:
+		case <-t.C:
+			return // a downstream cache did not confirm: do not vouch for it
+		case <-ctx.Done():
+			return
 		}
 	}
+	if origin == b.id {
+		b.handleAck(msgID + "|" + b.id)
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, b.window)
+	defer cancel()
+	_ = b.send(actx, b.ackChannel(origin), msgID+"|"+b.id)
 }
 
 // recoverTrust runs the recovery check; the next heard heartbeat then

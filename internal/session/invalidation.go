@@ -95,6 +95,9 @@ func (s *Service) HandleNotify(ctx context.Context, id int64) {
 		// We cannot tell what changed: drop everything to be safe.
 		s.log.Warn("outbox entry unreadable; flushing the in-process cache", "id", id, "err", err)
 		s.HandleFlush()
+		if s.notified != nil {
+			s.notified(Invalidation{All: true})
+		}
 		s.obs.OutboxNotified(false)
 		return
 	}
@@ -102,6 +105,9 @@ func (s *Service) HandleNotify(ctx context.Context, id int64) {
 		s.HandleFlush()
 	} else {
 		s.dropLocal(inv.Hashes)
+	}
+	if s.notified != nil {
+		s.notified(inv)
 	}
 	s.obs.OutboxNotified(true)
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// BeforeFill, for tests only, runs between a lookup's store read and
 	// its cache fills.
 	BeforeFill func(Hash)
+	// Notified, when set, is told of every invalidation heard through the
+	// outbox's Postgres notifications (to pass on to caches downstream).
+	Notified func(Invalidation)
 }
 
 // ReportLimiter bounds, per session, the client details a holder reports
@@ -109,6 +112,7 @@ type Service struct {
 	invalidationWait        time.Duration
 	storeSlots              chan struct{}
 	beforeFill              func(Hash)
+	notified                func(Invalidation)
 	lookups                 singleflight.Group
 	epoch                   atomic.Uint64 // bumped by every invalidation
 	relayWake               chan struct{}
@@ -123,7 +127,7 @@ func NewService(o Options) *Service {
 		sessionTTL: o.SessionTTL, rememberTTL: o.RememberMeTTL, idleTimeout: o.IdleTimeout, deviceWindow: o.NewDeviceWindow, auditRetention: o.AuditRetention, limit: o.Limit,
 		cacheTTL: o.CacheTTL, localTTL: o.LocalCacheTTL,
 		storeTimeout: o.StoreTimeout, invalidationWait: o.InvalidationWait,
-		beforeFill: o.BeforeFill, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
+		beforeFill: o.BeforeFill, notified: o.Notified, relayWake: make(chan struct{}, 1), adminAuthFailures: newAdminAuthFailureLimiter(),
 	}
 	if s.shared == nil {
 		s.shared = NoSharedCache{}
