@@ -62,6 +62,7 @@ type result struct {
 	gatewayAuths          int64 // /v1/auth answers the gateway itself counted
 	appHits               int64 // requests the app behind a proxy received
 	churn                 int64 // logouts, revokes and logins (realistic mix)
+	nearHits              int64 // validations a client's near cache answered
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }

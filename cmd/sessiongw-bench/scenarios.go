@@ -141,7 +141,15 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	}
 	rows = append(rows, mixRows...)
 
-	// 5. Cold start: every cache empty, 200 connections on 1,000 sessions.
+	// 5. The Go client in an app's process.
+	fmt.Fprintln(os.Stderr, "go client")
+	appRows, err := b.appRows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, appRows...)
+
+	// 6. Cold start: every cache empty, 200 connections on 1,000 sessions.
 	fmt.Fprintln(os.Stderr, "cold start")
 	if err := b.clearRedis(ctx); err != nil {
 		return nil, err

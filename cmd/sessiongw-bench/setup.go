@@ -205,8 +205,8 @@ const benchRateLimit = 50
 const benchAdminToken = "bench-admin-token-0123456789"
 
 // startGateway runs a gateway on 127.0.0.1:0 with local cache TTL localTTL
-// (0 = off) and, when noShared, no Redis cache.
-func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShared bool) (*gatewayUnderTest, error) {
+// (0 = off) and, when noShared, no Redis cache; mods adjust the rest.
+func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShared bool, mods ...func(*config.Config)) (*gatewayUnderTest, error) {
 	c := &counters{}
 	cfg := config.Config{
 		DatabaseURL: b.dsn, RedisURL: b.o.redisURL, HTTPAddr: "127.0.0.1:0",
@@ -214,6 +214,9 @@ func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShar
 		SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour, CookieName: "session_id",
 		RedisPrefix: b.prefix, AutoMigrate: false, InvalidationTimeout: time.Second,
 		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, AuthHeaders: "sessiongw", AdminToken: benchAdminToken, NewDeviceWindow: 2160 * time.Hour, LogLevel: "warn", LogFormat: "json",
+	}
+	for _, m := range mods {
+		m(&cfg)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	gctx, cancel := context.WithCancel(ctx)
