@@ -34,7 +34,7 @@ test: services vet
 ## Redis or other server (the domain with in-memory fakes, the HTTP layer
 ## with a fake service, config, ...); the test URLs point nowhere to prove it
 UNIT_PKGS := ./internal/session/ ./internal/httpapi/ ./internal/config/ ./internal/device/ \
-	./internal/activity/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/ ./internal/push/
+	./internal/activity/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/ ./internal/push/ ./internal/webhook/
 test-unit:
 	SESSIONGW_TEST_DATABASE_URL='postgres://nobody@127.0.0.1:1/none?connect_timeout=1' \
 	SESSIONGW_TEST_REDIS_URL='redis://127.0.0.1:1/0' $(GO) test -race -count=1 $(UNIT_PKGS)

@@ -34,6 +34,10 @@ type cmdFlags struct {
 	expectHead string
 	before     string
 	olderThan  time.Duration
+	failed     bool
+	endpoint   string
+	limit      int
+	since      string
 }
 
 // cmdEnv is what a command runs with.
@@ -63,6 +67,19 @@ var commands = []command{
 		flags: func(fs *flag.FlagSet, o *cmdFlags) {
 			fs.StringVar(&o.before, "before", "", "prune records written before this time (RFC 3339, e.g. 2026-09-01T00:00:00Z)")
 			fs.DurationVar(&o.olderThan, "older-than", 0, "prune records older than this (e.g. 2160h)")
+		}},
+	{name: "webhooks list", args: "[--failed] [--endpoint NAME] [--limit N]", config: true, run: webhooksList,
+		help: "list webhook deliveries, newest first: event, type, user, state, attempts and the last error",
+		flags: func(fs *flag.FlagSet, o *cmdFlags) {
+			fs.BoolVar(&o.failed, "failed", false, "only deliveries given up on (after SESSIONGW_WEBHOOK_MAX_AGE)")
+			fs.StringVar(&o.endpoint, "endpoint", "", "only this endpoint")
+			fs.IntVar(&o.limit, "limit", 100, "at most this many")
+		}},
+	{name: "webhooks replay", args: "--since TIME [--endpoint NAME]", config: true, run: webhooksReplay,
+		help: "deliver again every event written since TIME (RFC 3339, or a duration ago such as 2h) to the configured endpoints whose filter takes it (events are kept 7 days beyond SESSIONGW_WEBHOOK_MAX_AGE)",
+		flags: func(fs *flag.FlagSet, o *cmdFlags) {
+			fs.StringVar(&o.since, "since", "", "replay events written since this time (RFC 3339) or this long ago (e.g. 2h)")
+			fs.StringVar(&o.endpoint, "endpoint", "", "only this endpoint")
 		}},
 	{name: "config check", help: "validate the configuration (file, environment, flags) and print every effective value and where it came from, secrets redacted", config: true,
 		run: func(_ context.Context, e *cmdEnv) error { return printSources(e.sources, e.stdout) }},

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -88,10 +89,38 @@ type Config struct {
 	// AuditCheckpointInterval is how often the audit head is logged and
 	// exported, for anchoring outside the database (0: never).
 	AuditCheckpointInterval time.Duration
+	// Webhooks are the endpoints events are delivered to: SESSIONGW_WEBHOOK_URL
+	// is the one named "default", the configuration file's webhooks list
+	// may name more.
+	Webhooks []WebhookEndpoint
+	// WebhookMaxAge is how long a delivery is retried before it is marked
+	// failed.
+	WebhookMaxAge time.Duration
+	// OIDCIssuers are the identity providers whose back-channel logout
+	// tokens are accepted (empty: the endpoint answers 404); OIDCAudience is
+	// the client id the tokens must be addressed to.
+	OIDCIssuers  []string
+	OIDCAudience string
+	// IdentityJWT adds a signed X-Auth-Jwt to every allow, issued by
+	// PublicURL and signed with the keys in JWTKeyFile (or keys generated
+	// and shared through Postgres when empty).
+	IdentityJWT bool
+	PublicURL   string
+	JWTKeyFile  string
+	// defaultHook collects SESSIONGW_WEBHOOK_URL, _SECRET and _EVENTS.
+	defaultHook WebhookEndpoint
 	// UI serves the "Your devices" page at /ui/sessions.
 	UI        bool
 	LogLevel  string
 	LogFormat string
+}
+
+// WebhookEndpoint is one receiver of events.
+type WebhookEndpoint struct {
+	Name   string
+	URL    string
+	Secret string   // whsec_ + base64 of at least 24 random bytes
+	Events []string // the event types it takes; empty: all
 }
 
 // Parse builds a Config from defaults, then the configuration file (--config
@@ -136,7 +165,7 @@ func ParseWithSources(name string, args []string, getenv func(string) string, us
 	if !set["config"] {
 		*configPath = getenv("SESSIONGW_CONFIG")
 	}
-	file, err := readFile(*configPath)
+	file, fileHooks, err := readFile(*configPath)
 	if err != nil {
 		return Config{}, nil, nil, err
 	}
@@ -178,6 +207,9 @@ func ParseWithSources(name string, args []string, getenv func(string) string, us
 	if *noMigrate {
 		c.AutoMigrate = false
 	}
+	if c.Webhooks, err = webhooks(c.defaultHook, fileHooks); err != nil {
+		return Config{}, nil, nil, err
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, nil, err
 	}
@@ -191,17 +223,35 @@ func (s setting) fileKey() string { return strings.ToLower(strings.TrimPrefix(s.
 // readFile reads a YAML configuration file into setting values. Scalars
 // are taken as written; a list becomes the comma-separated form of the
 // variable. An unknown key is an error (a typo would otherwise be ignored).
-func readFile(path string) (map[string]string, error) {
+func readFile(path string) (map[string]string, []fileWebhook, error) {
 	if path == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", path, err)
+		return nil, nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	var hooks struct {
+		Webhooks []fileWebhook `yaml:"webhooks"`
+	}
+	if _, ok := raw["webhooks"]; ok {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(false)
+		if err := dec.Decode(&hooks); err != nil {
+			return nil, nil, fmt.Errorf("config: %s: webhooks: %w", path, err)
+		}
+		for i, h := range hooks.Webhooks {
+			if len(h.Unknown) > 0 {
+				for k := range h.Unknown {
+					return nil, nil, fmt.Errorf("config: %s: webhooks[%d]: unknown key %q (name, url, secret, secret_file, events)", path, i, k)
+				}
+			}
+		}
+		delete(raw, "webhooks")
 	}
 	known := map[string]bool{}
 	for _, s := range settings {
@@ -210,7 +260,7 @@ func readFile(path string) (map[string]string, error) {
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
 		if !known[k] {
-			return nil, fmt.Errorf("config: %s: unknown setting %q", path, k)
+			return nil, nil, fmt.Errorf("config: %s: unknown setting %q", path, k)
 		}
 		switch v := v.(type) {
 		case nil:
@@ -224,8 +274,43 @@ func readFile(path string) (map[string]string, error) {
 			}
 			out[k] = strings.Join(parts, ",")
 		default:
-			return nil, fmt.Errorf("config: %s: %s must be a value or a list", path, k)
+			return nil, nil, fmt.Errorf("config: %s: %s must be a value or a list", path, k)
 		}
+	}
+	return out, hooks.Webhooks, nil
+}
+
+// fileWebhook is one entry of the configuration file's webhooks list.
+type fileWebhook struct {
+	Name       string         `yaml:"name"`
+	URL        string         `yaml:"url"`
+	Secret     string         `yaml:"secret"`
+	SecretFile string         `yaml:"secret_file"`
+	Events     []string       `yaml:"events"`
+	Unknown    map[string]any `yaml:",inline"`
+}
+
+// webhooks joins the endpoint of SESSIONGW_WEBHOOK_URL (def, named
+// "default") with the file's, reading secret files.
+func webhooks(def WebhookEndpoint, file []fileWebhook) ([]WebhookEndpoint, error) {
+	var out []WebhookEndpoint
+	if def.URL != "" || def.Secret != "" {
+		def.Name = "default"
+		out = append(out, def)
+	}
+	for i, h := range file {
+		secret := h.Secret
+		if h.SecretFile != "" {
+			if secret != "" {
+				return nil, fmt.Errorf("config: webhooks[%d] (%s): set secret or secret_file, not both", i, h.Name)
+			}
+			b, err := os.ReadFile(h.SecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("config: webhooks[%d] (%s): secret_file: %w", i, h.Name, err)
+			}
+			secret = strings.TrimSpace(string(b))
+		}
+		out = append(out, WebhookEndpoint{Name: h.Name, URL: h.URL, Secret: secret, Events: h.Events})
 	}
 	return out, nil
 }
@@ -233,7 +318,7 @@ func readFile(path string) (map[string]string, error) {
 // fromFile are the secrets that may also come from a file named by
 // <VARIABLE>_FILE (container secret mounts); the variable itself wins, and
 // setting both is an error.
-var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_NEAR_CACHE_TOKEN": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true, "SESSIONGW_REDIS_SENTINEL_PASSWORD": true}
+var fromFile = map[string]bool{"SESSIONGW_ADMIN_TOKEN": true, "SESSIONGW_NEAR_CACHE_TOKEN": true, "SESSIONGW_WEBHOOK_SECRET": true, "SESSIONGW_DATABASE_URL": true, "SESSIONGW_REDIS_URL": true, "SESSIONGW_REDIS_SENTINEL_PASSWORD": true}
 
 // redact keeps secrets out of error messages and `config check`: the admin
 // token and the Sentinel password entirely, URLs through RedactURL.
@@ -242,7 +327,7 @@ func redact(env, v string) string {
 		return ""
 	}
 	switch env {
-	case "SESSIONGW_ADMIN_TOKEN", "SESSIONGW_REDIS_SENTINEL_PASSWORD", "SESSIONGW_NEAR_CACHE_TOKEN":
+	case "SESSIONGW_ADMIN_TOKEN", "SESSIONGW_REDIS_SENTINEL_PASSWORD", "SESSIONGW_NEAR_CACHE_TOKEN", "SESSIONGW_WEBHOOK_SECRET":
 		return "[REDACTED]"
 	case "SESSIONGW_DATABASE_URL", "SESSIONGW_REDIS_URL":
 		return RedactURL(v)

@@ -361,3 +361,93 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+const goodSecret = "whsec_c2Vzc2lvbmd3LXRlc3Qtc2VjcmV0LTAxMjM0NTY3"
+
+func TestWebhookEndpoints(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "c.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`webhooks:
+  - name: audit-sink
+    url: https://audit.example.com/hooks
+    secret_file: ` + secretFile + `
+    events: [audit.checkpoint]
+  - name: alerts
+    url: http://10.0.0.5:9000/in
+    secret: ` + goodSecret + `
+`)
+	c, _, err := config.Parse("t", []string{"--config", file}, env(map[string]string{
+		"SESSIONGW_WEBHOOK_URL": "https://app.example.com/sessiongw", "SESSIONGW_WEBHOOK_SECRET": goodSecret,
+		"SESSIONGW_WEBHOOK_EVENTS": "session.revoked,user.deleted",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.WebhookEndpoint{
+		{Name: "default", URL: "https://app.example.com/sessiongw", Secret: goodSecret, Events: []string{"session.revoked", "user.deleted"}},
+		{Name: "audit-sink", URL: "https://audit.example.com/hooks", Secret: goodSecret, Events: []string{"audit.checkpoint"}},
+		{Name: "alerts", URL: "http://10.0.0.5:9000/in", Secret: goodSecret},
+	}
+	if !reflect.DeepEqual(c.Webhooks, want) || c.WebhookMaxAge != 24*time.Hour {
+		t.Errorf("webhooks = %+v, max age %s", c.Webhooks, c.WebhookMaxAge)
+	}
+	_, sources, _, err := config.ParseWithSources("t", nil, env(map[string]string{"SESSIONGW_WEBHOOK_URL": "https://a.example/", "SESSIONGW_WEBHOOK_SECRET": goodSecret}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sources {
+		if s.Env == "SESSIONGW_WEBHOOK_SECRET" && s.Value != "[REDACTED]" {
+			t.Errorf("config check shows the webhook secret: %q", s.Value)
+		}
+	}
+
+	for name, c := range map[string]struct {
+		env  map[string]string
+		file string
+		want string
+	}{
+		"url without secret":  {map[string]string{"SESSIONGW_WEBHOOK_URL": "https://a.example/"}, "", "SESSIONGW_WEBHOOK_SECRET for \"default\") must start"},
+		"secret without url":  {map[string]string{"SESSIONGW_WEBHOOK_SECRET": goodSecret}, "", "absolute http(s) URL"},
+		"short secret":        {map[string]string{"SESSIONGW_WEBHOOK_URL": "https://a.example/", "SESSIONGW_WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "", "at least 24 random bytes"},
+		"unknown event":       {map[string]string{"SESSIONGW_WEBHOOK_URL": "https://a.example/", "SESSIONGW_WEBHOOK_SECRET": goodSecret, "SESSIONGW_WEBHOOK_EVENTS": "session.created,session.deleted"}, "", `unknown event type "session.deleted"`},
+		"duplicate name":      {map[string]string{"SESSIONGW_WEBHOOK_URL": "https://a.example/", "SESSIONGW_WEBHOOK_SECRET": goodSecret}, "webhooks:\n  - {name: default, url: 'https://b.example/', secret: " + goodSecret + "}\n", "used twice"},
+		"bad name":            {nil, "webhooks:\n  - {name: 'My Hook', url: 'https://b.example/', secret: " + goodSecret + "}\n", "endpoint name \"My Hook\""},
+		"unknown key":         {nil, "webhooks:\n  - {name: a, url: 'https://b.example/', secret: " + goodSecret + ", retries: 3}\n", `unknown key "retries"`},
+		"secret and file":     {nil, "webhooks:\n  - {name: a, url: 'https://b.example/', secret: " + goodSecret + ", secret_file: /x}\n", "not both"},
+		"max age":             {map[string]string{"SESSIONGW_WEBHOOK_MAX_AGE": "1000h"}, "", "SESSIONGW_WEBHOOK_MAX_AGE"},
+		"oidc no audience":    {map[string]string{"SESSIONGW_OIDC_ISSUERS": "https://idp.example.com"}, "", "SESSIONGW_OIDC_AUDIENCE"},
+		"oidc plain http":     {map[string]string{"SESSIONGW_OIDC_ISSUERS": "http://idp.example.com", "SESSIONGW_OIDC_AUDIENCE": "app"}, "", "must be https"},
+		"jwt without url":     {map[string]string{"SESSIONGW_IDENTITY_JWT": "true"}, "", "SESSIONGW_PUBLIC_URL"},
+		"key file without on": {map[string]string{"SESSIONGW_JWT_KEY_FILE": "/k.pem"}, "", "SESSIONGW_JWT_KEY_FILE"},
+	} {
+		var args []string
+		if c.file != "" {
+			f := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(f, []byte(c.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args = []string{"--config", f}
+		}
+		_, _, err := config.Parse("t", args, env(c.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error containing %q", name, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), goodSecret) {
+			t.Errorf("%s: the error shows the secret: %v", name, err)
+		}
+	}
+	if _, _, err := config.Parse("t", nil, env(map[string]string{"SESSIONGW_OIDC_ISSUERS": "http://127.0.0.1:9999/realm", "SESSIONGW_OIDC_AUDIENCE": "app",
+		"SESSIONGW_IDENTITY_JWT": "true", "SESSIONGW_PUBLIC_URL": "https://auth.example.com"}), io.Discard); err != nil {
+		t.Errorf("OIDC on loopback and an identity JWT: %v", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sessiongw/sessiongw/internal/webhook"
 )
 
 var (
@@ -167,8 +169,89 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"SESSIONGW_WEBHOOK_URL", checkWebhooks},
+	{"SESSIONGW_WEBHOOK_MAX_AGE", within(func(c Config) time.Duration { return c.WebhookMaxAge }, time.Minute, 720*time.Hour, false, "between 1m and 720h")},
+	{"SESSIONGW_OIDC_ISSUERS", func(c Config) string {
+		for _, iss := range c.OIDCIssuers {
+			if msg := checkPublicURL(iss); msg != "" {
+				return fmt.Sprintf("%q %s", iss, msg)
+			}
+		}
+		return ""
+	}},
+	{"SESSIONGW_OIDC_AUDIENCE", func(c Config) string {
+		if len(c.OIDCIssuers) > 0 && c.OIDCAudience == "" {
+			return "is required with SESSIONGW_OIDC_ISSUERS (the client id the logout tokens are addressed to)"
+		}
+		return ""
+	}},
+	{"SESSIONGW_PUBLIC_URL", func(c Config) string {
+		switch {
+		case c.IdentityJWT && c.PublicURL == "":
+			return "is required with SESSIONGW_IDENTITY_JWT (the tokens' issuer)"
+		case c.PublicURL != "":
+			return checkPublicURL(c.PublicURL)
+		}
+		return ""
+	}},
+	{"SESSIONGW_JWT_KEY_FILE", func(c Config) string {
+		if c.JWTKeyFile != "" && !c.IdentityJWT {
+			return "only applies with SESSIONGW_IDENTITY_JWT=true"
+		}
+		return ""
+	}},
 	{"SESSIONGW_LOG_LEVEL", oneOf(func(c Config) string { return c.LogLevel }, "debug", "info", "warn", "error")},
 	{"SESSIONGW_LOG_FORMAT", oneOf(func(c Config) string { return c.LogFormat }, "json", "text")},
+}
+
+var webhookNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+
+// checkWebhooks checks every endpoint: SESSIONGW_WEBHOOK_URL's ("default")
+// and the configuration file's.
+func checkWebhooks(c Config) string {
+	var msgs []string
+	seen := map[string]bool{}
+	for _, h := range c.Webhooks {
+		name := h.Name
+		switch {
+		case !webhookNameRE.MatchString(name):
+			msgs = append(msgs, fmt.Sprintf("endpoint name %q must be 1-40 of a-z, 0-9, _ and - (starting with a letter or digit)", name))
+		case seen[name]:
+			msgs = append(msgs, fmt.Sprintf("endpoint name %q is used twice (SESSIONGW_WEBHOOK_URL is the one named \"default\")", name))
+		}
+		seen[name] = true
+		if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			msgs = append(msgs, fmt.Sprintf("endpoint %q: the URL must be an absolute http(s) URL", name))
+		}
+		if _, err := webhook.ParseSecret(h.Secret); err != nil {
+			msgs = append(msgs, fmt.Sprintf("endpoint %q: the secret (SESSIONGW_WEBHOOK_SECRET for \"default\") %s", name, err))
+		}
+		for _, e := range h.Events {
+			if !webhook.KnownType(e) {
+				msgs = append(msgs, fmt.Sprintf("endpoint %q: unknown event type %q (known: %s)", name, e, strings.Join(webhook.Types, ", ")))
+			}
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// checkPublicURL accepts an absolute https URL, or http on a loopback host
+// (for development and tests).
+func checkPublicURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "must be an absolute URL"
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return ""
+		}
+		return "must be https (http only on a loopback host)"
+	}
+	return "must be an https URL"
 }
 
 func checkRedisURL(c Config) string {

@@ -34,6 +34,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/tracing"
 	"github.com/sessiongw/sessiongw/internal/ui"
+	"github.com/sessiongw/sessiongw/internal/webhook"
 )
 
 // Options adjusts a Gateway beyond its Config: the hooks tests and the
@@ -56,6 +57,9 @@ type Options struct {
 	// WrapHandler, when set, wraps the HTTP handler the server runs (tests
 	// check every answer against the OpenAPI document with it).
 	WrapHandler func(http.Handler) http.Handler
+	// WebhookFirstRetry shortens the first webhook retry wait (tests;
+	// default 5s).
+	WebhookFirstRetry time.Duration
 }
 
 // Gateway is one running replica.
@@ -67,7 +71,8 @@ type Gateway struct {
 	store    *postgres.Store
 	cache    *redis.Cache
 	bus      *redis.Bus
-	hub      *push.Hub // the near caches of app processes
+	hub      *push.Hub       // the near caches of app processes
+	webhooks *webhook.Worker // nil: no endpoint configured
 	local    *localcache.Cache
 	grace    *localcache.Cache
 	batcher  *activity.Batcher
@@ -198,6 +203,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		InvalidationWait: cfg.InvalidationTimeout, MaxStoreLookups: cfg.MaxDBLookups,
 		BeforeFill: o.BeforeFill,
 	})
+	if g.webhooks, err = g.newWebhooks(ctx, cfg, o.WebhookFirstRetry); err != nil {
+		g.Close()
+		return nil, err
+	}
 	var devicesPage httpapi.Pages
 	if cfg.UI {
 		if devicesPage, err = ui.New(cfg.LoginURL); err != nil {
@@ -312,6 +321,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if g.cfg.AuditCheckpointInterval > 0 {
 		wg.Go(func() { g.runAuditCheckpoints(bg) })
+	}
+	if g.webhooks != nil {
+		wg.Go(func() { g.webhooks.Run(bg) })
 	}
 
 	select {

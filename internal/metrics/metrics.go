@@ -35,6 +35,7 @@ type Metrics struct {
 	cacheHits     [3][2]prometheus.Counter
 	deps          *dependencyMetrics
 	auditHead     prometheus.Gauge
+	events        *eventMetrics
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -94,6 +95,7 @@ func New() *Metrics {
 	m.auditHead = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sessiongw_audit_head_seq", Help: "Sequence number of the audit chain's head at the last checkpoint (SESSIONGW_AUDIT_CHECKPOINT_INTERVAL); the log line of the same checkpoint carries its hash. It should only grow.",
 	})
+	m.events = newEventMetrics(m.reg)
 	m.reg.MustRegister(m.fillsRefused, m.outbox, m.acks, m.breaker, m.deps.pg, m.deps.redis, m.notified, m.auditHead)
 	m.reg.MustRegister(m.requests, m.latency, m.cache, m.storeLookups, m.published, m.received, m.resets, m.activityBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

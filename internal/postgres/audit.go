@@ -48,7 +48,19 @@ func appendAudit(ctx context.Context, tx pgx.Tx, e session.AuditEntry) error {
 		r.Seq, r.At, r.Event, userID, sessionID, r.ClientIP, r.UserAgent, r.Actor, string(r.Details), []byte(r.PrevHash), []byte(r.Hash)); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, r.Seq, []byte(r.Hash))
+	// The webhook events of the change (written by triggers earlier in tx)
+	// learn the sequence of the record that describes them: those of its
+	// session, or all of them for a record of many sessions.
+	var only any = sessionID
+	if e.Event == session.EventSessionsRevokedOthers { // names the session kept
+		only = nil
+	}
+	_, err := tx.Exec(ctx, `
+		WITH events AS (
+			UPDATE webhook_events SET audit_seq = $1
+			WHERE xact = pg_current_xact_id() AND audit_seq IS NULL AND NOT fanned_out
+			  AND ($3::uuid IS NULL OR session_id IS NULL OR session_id = $3))
+		UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, r.Seq, []byte(r.Hash), only)
 	return err
 }
 

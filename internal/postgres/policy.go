@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/webhook"
 )
 
 // RotateSession implements session.Store: the row keeps its public id,
@@ -28,6 +29,9 @@ func (s *Store) RotateSession(ctx context.Context, id string, old *session.Hash,
 		if err := tx.QueryRow(ctx, `
 			SELECT token_hash FROM sessions WHERE public_id = $1 AND kind = 'session' AND ($2::bytea IS NULL OR token_hash = $2)
 			FOR UPDATE`, id, oldArg).Scan(&replaced); err != nil {
+			return err
+		}
+		if err := withReason(ctx, tx, webhook.ReasonRotated); err != nil {
 			return err
 		}
 		var err error

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/webhook"
 )
 
 // sessionCols are the columns scanSession reads (prefixed "s." where a
@@ -121,6 +122,9 @@ func makeRoom(ctx context.Context, tx pgx.Tx, userID string, now time.Time, max 
 	case session.PolicyEvictIdlest:
 		order = "last_activity_at, created_at, public_id"
 	}
+	if err := withReason(ctx, tx, webhook.ReasonEvicted); err != nil {
+		return nil, err
+	}
 	rows, err := tx.Query(ctx, `
 		DELETE FROM sessions WHERE token_hash IN (
 			SELECT token_hash FROM sessions WHERE user_id = $1 AND kind = 'session' AND expires_at > $2
@@ -182,6 +186,9 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
 	found := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := withReason(ctx, tx, webhook.ReasonLogout); err != nil {
+			return err
+		}
 		var userID string
 		var id uuid.UUID
 		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
@@ -204,6 +211,9 @@ func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error)
 func (s *Store) DeleteSessionByID(ctx context.Context, id string, userID string) (session.Hash, error) {
 	var b []byte
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := withReason(ctx, tx, revokeReason(ctx)); err != nil {
+			return err
+		}
 		var owner string
 		if err := tx.QueryRow(ctx, `
 			DELETE FROM sessions WHERE public_id = $1 AND kind = 'session' AND ($2 = '' OR user_id = $2)
@@ -235,6 +245,13 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string, except *s
 		}
 		if tag.RowsAffected() == 0 {
 			return session.ErrUserNotFound
+		}
+		reason := webhook.ReasonAdmin
+		if session.ActorFrom(ctx).Kind != session.ActorAdmin {
+			reason = webhook.ReasonRevokeOthers
+		}
+		if err := withReason(ctx, tx, reason); err != nil {
+			return err
 		}
 		hashes, err = collectHashes(tx.Query(ctx, `
 			DELETE FROM sessions WHERE user_id = $1 AND kind = 'session' AND ($2::bytea IS NULL OR token_hash <> $2)
@@ -284,6 +301,9 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]session.Hash, error) {
 	var hashes []session.Hash
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := withReason(ctx, tx, webhook.ReasonExpired); err != nil {
+			return err
+		}
 		var err error
 		hashes, err = collectHashes(tx.Query(ctx, `
 			DELETE FROM sessions WHERE token_hash IN (

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/webhook"
 )
 
 const userCols = `id, username, email, is_active, roles, max_sessions`
@@ -35,6 +36,9 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) (session.User, b
 		// empty user: every field it set counts as changed.)
 		old, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, u.ID))
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := withReason(ctx, tx, webhook.ReasonAdmin); err != nil {
 			return err
 		}
 		// xmax = 0 only for a freshly inserted row.
@@ -98,6 +102,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]session.Hash, erro
 		}
 		if tag.RowsAffected() == 0 {
 			return session.ErrUserNotFound
+		}
+		if err := withReason(ctx, tx, webhook.ReasonUserDeleted); err != nil {
+			return err
 		}
 		hashes, err = collectHashes(tx.Query(ctx, `DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash`, id))
 		if err != nil {
