@@ -33,8 +33,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 16 {
-		t.Fatalf("rows = %d; want 16", len(rows))
+	if len(rows) != 18 {
+		t.Fatalf("rows = %d; want 18", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
@@ -102,7 +102,11 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if r := rows[14].res; !rows[13].isBaseline || r.requests == 0 {
 		t.Errorf("client.Validate row: %d requests", r.requests)
 	}
-	if q, d := rows[15].res.pgQueries, rows[15].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	// The identity JWT row: warm, every request answered by the gateway.
+	if pg, _ := perReq(16); pg != 0 || !rows[15].isBaseline || rows[16].res.gatewayAuths < rows[16].res.requests {
+		t.Errorf("identity JWT: %.4f Postgres queries per request, %d answers for %d requests", pg, rows[16].res.gatewayAuths, rows[16].res.requests)
+	}
+	if q, d := rows[17].res.pgQueries, rows[17].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sessiongw/sessiongw/internal/config"
+	"github.com/sessiongw/sessiongw/internal/idtoken"
 	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
@@ -149,7 +152,16 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	}
 	rows = append(rows, appRows...)
 
-	// 6. Cold start: every cache empty, 200 connections on 1,000 sessions.
+	// 6. Warm traffic with the identity JWT on (signed once per session per
+	// half-lifetime: the warm-up signs every session's token).
+	fmt.Fprintln(os.Stderr, "identity JWT")
+	jwtRows, err := b.jwtPair(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, jwtRows...)
+
+	// 7. Cold start: every cache empty, 200 connections on 1,000 sessions.
 	fmt.Fprintln(os.Stderr, "cold start")
 	if err := b.clearRedis(ctx); err != nil {
 		return nil, err
@@ -280,4 +292,34 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.Version())
+}
+
+// jwtPair measures warm /v1/auth with SESSIONGW_IDENTITY_JWT on against
+// the HTTP ceiling.
+func (b *bench) jwtPair(ctx context.Context) ([]row, error) {
+	// The reserve sessions were logged out by the realistic mix.
+	tokens, err := b.tokenFile(b.rotation())
+	if err != nil {
+		return nil, err
+	}
+	gw, err := b.startGateway(ctx, 10*time.Minute, false, func(c *config.Config) {
+		c.IdentityJWT, c.PublicURL = true, "https://auth.example.com"
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Warm through the handler, so every session's token is signed too.
+	h := gw.g.Handler()
+	for _, tok := range b.tokens[:b.rotation()] {
+		req := httptest.NewRequest(http.MethodGet, "/v1/auth", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("X-Auth-Jwt") == "" {
+			gw.stop()
+			return nil, fmt.Errorf("identity JWT warm-up: %d", rec.Code)
+		}
+	}
+	name := fmt.Sprintf("/v1/auth, warm in-process cache, identity JWT on (X-Auth-Jwt, ES256, re-signed every %s per session)", idtoken.Lifetime/2)
+	return b.compare(ctx, "bare Echo, same five headers (HTTP ceiling)", ceilingHandler(), name, gw, tokens, true)
 }

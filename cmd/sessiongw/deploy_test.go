@@ -175,8 +175,11 @@ func TestTraefikAndEnvoyConfigs(t *testing.T) {
 	if fa.TrustForwardHeader {
 		t.Error("traefik trusts X-Forwarded-* from any client")
 	}
-	if strings.Join(fa.AuthResponseHeaders, ",") != strings.Join(httpapi.IdentityHeaderNames("sessiongw"), ",") {
-		t.Errorf("traefik authResponseHeaders = %v; want every sessiongw header %v", fa.AuthResponseHeaders, httpapi.IdentityHeaderNames("sessiongw"))
+	// Every sessiongw header, and the signed identity (Traefik removes a
+	// listed header the answer lacks, so it is safe with the JWT off).
+	copied := strings.Join(append(httpapi.IdentityHeaderNames("sessiongw"), "X-Auth-Jwt"), ",")
+	if strings.Join(fa.AuthResponseHeaders, ",") != copied {
+		t.Errorf("traefik authResponseHeaders = %v; want %v", fa.AuthResponseHeaders, copied)
 	}
 	// Traefik's headers middleware deletes a header set to "" (names match
 	// in any case); it must run before forwardAuth on the router.
@@ -194,7 +197,7 @@ func TestTraefikAndEnvoyConfigs(t *testing.T) {
 	// The role check: its own forwardAuth with requirements, after the strip.
 	admin := traefik.HTTP.Middlewares["sessiongw-admin"].ForwardAuth
 	if !strings.Contains(admin.Address, "/v1/auth") || !strings.Contains(admin.Address, "roles=admin") ||
-		strings.Join(admin.AuthResponseHeaders, ",") != strings.Join(httpapi.IdentityHeaderNames("sessiongw"), ",") {
+		strings.Join(admin.AuthResponseHeaders, ",") != copied {
 		t.Errorf("traefik sessiongw-admin = %+v; want /v1/auth…?roles=admin copying every sessiongw header", admin)
 	}
 	if mw := traefik.HTTP.Routers["admin"].Middlewares; len(mw) != 2 || mw[0] != "sessiongw-strip" || mw[1] != "sessiongw-admin" {

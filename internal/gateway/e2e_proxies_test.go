@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -83,14 +84,14 @@ func startNginx(t *testing.T, gatewayAddr, appAddr string) string {
 	return "http://" + listen
 }
 
-func startCaddy(t *testing.T, listen, gatewayAddr, appAddr string) string {
+func startCaddy(t *testing.T, listen, gatewayAddr, appAddr string, extra ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("caddy"); err != nil {
 		t.Fatalf("caddy is not installed (apt-get install caddy; .ci/run does): %v", err)
 	}
 	dir := t.TempDir()
 	site := deployFile(t, "../../deploy/caddy/Caddyfile",
-		"127.0.0.1:8080", gatewayAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8001", listen)
+		append([]string{"127.0.0.1:8080", gatewayAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8001", listen}, extra...)...)
 	global := "{\n\tadmin off\n\tauto_https off\n\tstorage file_system " + dir + "\n}\n\n"
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(global+site), 0o644); err != nil {
@@ -325,6 +326,43 @@ func TestProxiesRoleCheck(t *testing.T) {
 		}
 		if s, reached := get("/home", bob); s != http.StatusOK || !reached {
 			t.Errorf("%s: a user without the role to /: %d (app reached %v); want 200", name, s, reached)
+		}
+	}
+}
+
+// TestProxiesPassTheIdentityJWT: with the identity JWT on, nginx (as
+// shipped) and Caddy (with X-Auth-Jwt added to copy_headers, as its comment
+// says) pass the gateway's token to the app, never a client's, with the
+// proxied host as its audience.
+func TestProxiesPassTheIdentityJWT(t *testing.T) {
+	t.Parallel()
+	upstream := &app{}
+	appSrv := httptest.NewServer(upstream)
+	defer appSrv.Close()
+	appAddr := strings.TrimPrefix(appSrv.URL, "http://")
+	cfg := testenv.Config(t)
+	cfg.IdentityJWT, cfg.PublicURL = true, "https://auth.example.com"
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	rep := testenv.Start(t, cfg, gateway.Options{})
+	gatewayAddr := strings.TrimPrefix(rep.URL, "http://")
+	user(t, rep.URL, 1, "alice", "admin")
+	set := jwks(t, rep.URL)
+	caddyListen := fmt.Sprintf("127.0.0.1:%d", testdeps.FreePort(t))
+	proxies := map[string]string{
+		"nginx": startNginx(t, gatewayAddr, appAddr),
+		"caddy": startCaddy(t, caddyListen, gatewayAddr, appAddr, "X-Auth-Token-Name\n", "X-Auth-Token-Name X-Auth-Jwt\n"),
+	}
+	tok, _ := testenv.NewSession(t, rep.URL, 1, false, "")
+	for name, base := range proxies {
+		r := testenv.Do(t, http.MethodGet, base+"/page", nil, "Cookie", "session_id="+tok, "X-Auth-Jwt", "forged.jwt.value")
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d", name, r.Status)
+		}
+		seen := upstream.seen()
+		c, _, err := verifyJWT(set, seen.Get("X-Auth-Jwt"))
+		host := strings.TrimPrefix(base, "http://")
+		if err != nil || c.Sub != "1" || len(seen.Values("X-Auth-Jwt")) != 1 || (c.Aud != host && c.Aud != strings.Split(host, ":")[0]) {
+			t.Errorf("%s: the app saw X-Auth-Jwt %q (%v, aud %q)", name, seen.Values("X-Auth-Jwt"), err, c.Aud)
 		}
 	}
 }

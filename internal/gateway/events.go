@@ -7,6 +7,9 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/device"
+	"github.com/sessiongw/sessiongw/internal/httpapi"
+	"github.com/sessiongw/sessiongw/internal/idtoken"
+	"github.com/sessiongw/sessiongw/internal/oidc"
 	"github.com/sessiongw/sessiongw/internal/webhook"
 )
 
@@ -47,3 +50,33 @@ func WebhookEndpoints(cfg config.Config) ([]webhook.Endpoint, error) {
 
 // WebhookStore returns the webhook outbox (tests, the command line).
 func (g *Gateway) WebhookStore() webhook.Store { return g.store }
+
+// backchannel configures OIDC back-channel logout (off without issuers).
+func (g *Gateway) backchannel(cfg config.Config) httpapi.BackchannelConfig {
+	if len(cfg.OIDCIssuers) == 0 {
+		return httpapi.BackchannelConfig{}
+	}
+	return httpapi.BackchannelConfig{
+		Verifier: oidc.New(cfg.OIDCIssuers, cfg.OIDCAudience, oidc.Options{}),
+		Observe:  g.metrics.BackchannelLogout,
+	}
+}
+
+// identitySigner returns the identity JWT's signer (nil when off), with the
+// keys of SESSIONGW_JWT_KEY_FILE or those shared through Postgres.
+func (g *Gateway) identitySigner(ctx context.Context, cfg config.Config) (httpapi.TokenSigner, error) {
+	if !cfg.IdentityJWT {
+		return nil, nil
+	}
+	var keys []idtoken.Key
+	var err error
+	if cfg.JWTKeyFile != "" {
+		keys, err = idtoken.LoadKeyFile(cfg.JWTKeyFile)
+	} else {
+		keys, err = idtoken.SharedKeys(ctx, g.store)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity JWT: %w", err)
+	}
+	return idtoken.New(cfg.PublicURL, keys, idtoken.Options{Signed: g.metrics.JWTSigned})
+}

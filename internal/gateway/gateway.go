@@ -207,6 +207,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		g.Close()
 		return nil, err
 	}
+	signer, err := g.identitySigner(ctx, cfg)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
 	var devicesPage httpapi.Pages
 	if cfg.UI {
 		if devicesPage, err = ui.New(cfg.LoginURL); err != nil {
@@ -226,6 +231,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
 		UI:       devicesPage, IdentityCacheSize: cfg.LocalCacheSize,
 		NearCaches: g.hub, NearCacheToken: cfg.NearCacheToken,
+		Backchannel: g.backchannel(cfg), IdentityJWT: signer,
 	})
 	if o.WrapHandler != nil {
 		g.served = o.WrapHandler(g.handler)

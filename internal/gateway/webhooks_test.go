@@ -17,6 +17,7 @@ import (
 	"github.com/sessiongw/sessiongw/internal/gateway"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
+	"github.com/sessiongw/sessiongw/internal/testenv/contract"
 	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 	"github.com/sessiongw/sessiongw/internal/webhook"
 )
@@ -39,10 +40,11 @@ type receiver struct {
 	srv *httptest.Server
 	key []byte
 
-	mu     sync.Mutex
-	got    []delivery
-	forged int
-	fail   func(d delivery) int // the status to answer; 0: 200
+	mu          sync.Mutex
+	got         []delivery
+	forged      int
+	offContract []string             // deliveries the OpenAPI document's webhooks do not describe
+	fail        func(d delivery) int // the status to answer; 0: 200
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -52,8 +54,37 @@ func newReceiver(t *testing.T) *receiver {
 	}
 	r := &receiver{t: t, key: key}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
+	t.Cleanup(func() {
+		r.srv.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, v := range r.offContract {
+			t.Errorf("a delivery does not match api/openapi.yaml's webhooks: %s", v)
+		}
+	})
 	return r
+}
+
+// matchesWebhookContract validates a delivery's body against the schema
+// api/openapi.yaml gives its type.
+func matchesWebhookContract(typ string, body []byte) error {
+	doc, err := contract.Load()
+	if err != nil {
+		return err
+	}
+	item := doc.T.Webhooks[typ]
+	if item == nil || item.Post == nil {
+		return fmt.Errorf("%s: not documented", typ)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return err
+	}
+	schema := item.Post.RequestBody.Value.Content.Get("application/json").Schema.Value
+	if err := schema.VisitJSON(v); err != nil {
+		return fmt.Errorf("%s: %v", typ, err)
+	}
+	return nil
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
@@ -76,6 +107,11 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	d := delivery{ID: h.Get("webhook-id"), Type: b.Type, At: b.Timestamp, Data: b.Data, Body: string(body)}
+	if err := matchesWebhookContract(b.Type, body); err != nil {
+		r.mu.Lock()
+		r.offContract = append(r.offContract, err.Error())
+		r.mu.Unlock()
+	}
 	r.mu.Lock()
 	fail := r.fail
 	r.mu.Unlock()

@@ -107,6 +107,9 @@ type createSessionRequest struct {
 	UserAgent       string      `json:"user_agent"`
 	AuthenticatedAt *time.Time  `json:"authenticated_at"`
 	AMR             []string    `json:"amr"`
+	// OIDC links the session to the identity provider's, for back-channel
+	// logout.
+	OIDC *session.OIDCRef `json:"oidc"`
 }
 
 type createSessionResponse struct {
@@ -129,7 +132,8 @@ func handleCreateSession(svc Admin, cookies CookieConfig) echo.HandlerFunc {
 		if req.UserID == nil {
 			return session.Invalid("user_id", "is required")
 		}
-		p := session.CreateParams{UserID: string(*req.UserID), RememberMe: req.RememberMe, IPAddress: req.IPAddress, UserAgent: req.UserAgent, AMR: req.AMR}
+		p := session.CreateParams{UserID: string(*req.UserID), RememberMe: req.RememberMe, IPAddress: req.IPAddress, UserAgent: req.UserAgent,
+			AMR: req.AMR, OIDC: req.OIDC}
 		if req.AuthenticatedAt != nil {
 			p.AuthenticatedAt = *req.AuthenticatedAt
 		}

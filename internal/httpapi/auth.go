@@ -81,7 +81,11 @@ func authDecision(c echo.Context, svc Validator, cookieName string, identity *id
 		}
 		return status, reason
 	}
-	identity.write(h, r)
+	if err := identity.write(h, r, req); err != nil {
+		log.ErrorContext(req.Context(), "signing the identity token failed", "err", err, "request_id", requestID(c))
+		h["Retry-After"] = retryAfter
+		return http.StatusServiceUnavailable, ""
+	}
 	return http.StatusOK, ""
 }
 

@@ -102,6 +102,9 @@ func (f *fakeService) RevokeUserSessions(context.Context, string, session.Token)
 	return 4, f.call("RevokeUserSessions")
 }
 func (f *fakeService) RevokeByID(context.Context, string) error { return f.call("RevokeByID") }
+func (f *fakeService) BackchannelLogout(context.Context, session.IdPLogout) (int, error) {
+	return 1, f.call("BackchannelLogout")
+}
 func (f *fakeService) UserStats(context.Context, string) (session.Stats, error) {
 	return session.Stats{ActiveSessions: 1}, f.call("UserStats")
 }

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -75,7 +78,7 @@ func AllIdentityHeaderNames() []string {
 			}
 		}
 	}
-	return out
+	return append(out, jwtHeader)
 }
 
 // headerSet returns the named identity header set (default "sessiongw").
@@ -117,7 +120,35 @@ func identityValue(f identityField, r session.Restored) string {
 type identityWriter struct {
 	set   []identityHeader
 	cache *otter.Cache[string, *renderedIdentity]
+	// jwt, when set, adds X-Auth-Jwt: the identity signed, kept beside the
+	// rendered values and signed again after half its lifetime.
+	jwt     TokenSigner
+	trusted []netip.Prefix // proxies whose X-Forwarded-Host names the audience
+	now     func() time.Time
 }
+
+// TokenSigner signs the identity for upstreams (internal/idtoken).
+type TokenSigner interface {
+	// Sign returns r's token for audience aud ("" for none) and when to
+	// sign it again.
+	Sign(r session.Restored, aud string) (string, time.Time, error)
+	// JWKS is the public keys, served at /.well-known/jwks.json.
+	JWKS() []byte
+}
+
+// jwtHeader carries the signed identity.
+const jwtHeader = "X-Auth-Jwt"
+
+// signedIdentity is one audience's token of a session.
+type signedIdentity struct {
+	aud   string
+	val   []string // the header value, capacity 1
+	renew time.Time
+}
+
+// maxAudiences bounds the tokens kept per session (one per host it is used
+// on).
+const maxAudiences = 4
 
 // renderedIdentity is one session's rendered header values.
 type renderedIdentity struct {
@@ -127,13 +158,15 @@ type renderedIdentity struct {
 	// vals holds one one-element slice per header of the set, each with
 	// capacity 1: net/http only reads them, and an Add elsewhere copies.
 	vals [][]string
+	// jwts are its signed tokens (copy on write).
+	jwts atomic.Pointer[[]signedIdentity]
 }
 
-func newIdentityWriter(set string, size int) *identityWriter {
+func newIdentityWriter(set string, size int, jwt TokenSigner, trusted []netip.Prefix) *identityWriter {
 	if size <= 0 {
 		size = 10_000
 	}
-	return &identityWriter{set: headerSet(set), cache: otter.Must(&otter.Options[string, *renderedIdentity]{
+	return &identityWriter{set: headerSet(set), jwt: jwt, trusted: trusted, now: time.Now, cache: otter.Must(&otter.Options[string, *renderedIdentity]{
 		MaximumSize: size,
 		// An idle entry goes after a while; a live one is re-rendered
 		// only when it no longer matches.
@@ -141,8 +174,9 @@ func newIdentityWriter(set string, size int) *identityWriter {
 	})}
 }
 
-// write sets every header of the set on h for r.
-func (w *identityWriter) write(h http.Header, r session.Restored) {
+// write sets every header of the set on h for r (and the signed identity,
+// when on, for the audience req's trusted proxy names).
+func (w *identityWriter) write(h http.Header, r session.Restored, req *http.Request) error {
 	pre, ok := w.cache.GetIfPresent(r.Session.ID)
 	if !ok || !pre.matches(r) {
 		pre = w.render(r)
@@ -151,6 +185,73 @@ func (w *identityWriter) write(h http.Header, r session.Restored) {
 	for i, ih := range w.set {
 		h[ih.name] = pre.vals[i]
 	}
+	if w.jwt == nil {
+		return nil
+	}
+	val, err := w.token(pre, r, w.audience(req))
+	if err != nil {
+		return err
+	}
+	h[jwtHeader] = val
+	return nil
+}
+
+// token returns the session's signed token for aud, signing it when there
+// is none yet or it is past half its lifetime.
+func (w *identityWriter) token(pre *renderedIdentity, r session.Restored, aud string) ([]string, error) {
+	now := w.now()
+	var list []signedIdentity
+	if p := pre.jwts.Load(); p != nil {
+		list = *p
+	}
+	for _, s := range list {
+		if s.aud == aud && now.Before(s.renew) {
+			return s.val, nil
+		}
+	}
+	tok, renew, err := w.jwt.Sign(r, aud)
+	if err != nil {
+		return nil, err
+	}
+	next := make([]signedIdentity, 0, maxAudiences)
+	next = append(next, signedIdentity{aud: aud, val: []string{tok}, renew: renew})
+	for _, s := range list {
+		if s.aud != aud && len(next) < maxAudiences {
+			next = append(next, s)
+		}
+	}
+	pre.jwts.Store(&next) // a concurrent signer may win: either token is valid
+	return next[0].val, nil
+}
+
+// audience is the host a trusted proxy says the request is for
+// (X-Forwarded-Host), or "" when it does not come from one.
+func (w *identityWriter) audience(req *http.Request) string {
+	if req == nil || len(w.trusted) == 0 {
+		return ""
+	}
+	host := req.Header.Get("X-Forwarded-Host")
+	if host == "" {
+		return ""
+	}
+	peer, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	a, err := netip.ParseAddr(peer)
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap()
+	for _, p := range w.trusted {
+		if p.Contains(a) {
+			if i := strings.IndexByte(host, ','); i >= 0 { // the first proxy's
+				host = host[:i]
+			}
+			return strings.ToLower(strings.TrimSpace(host))
+		}
+	}
+	return ""
 }
 
 func (w *identityWriter) render(r session.Restored) *renderedIdentity {

@@ -70,3 +70,15 @@ func handleReadyz(checks []Check, draining func() bool) echo.HandlerFunc {
 		return c.JSON(code, map[string]any{"status": status, "checks": results})
 	}
 }
+
+// handleJWKS serves the identity token's public keys (404 when the token
+// is off).
+func handleJWKS(s TokenSigner) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s == nil {
+			return errNotFound
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		return c.Blob(http.StatusOK, "application/jwk-set+json", s.JWKS())
+	}
+}

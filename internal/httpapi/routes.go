@@ -47,6 +47,12 @@ type Config struct {
 	// stream of app processes' near caches (404 without a token).
 	NearCaches     *push.Hub
 	NearCacheToken string
+	// IdentityJWT, when set, adds X-Auth-Jwt to every allow and serves
+	// its keys at /.well-known/jwks.json (404 otherwise).
+	IdentityJWT TokenSigner
+	// Backchannel serves POST /v1/oidc/backchannel-logout (404 without a
+	// verifier).
+	Backchannel BackchannelConfig
 	// IdentityCacheSize bounds the cache of rendered identity headers
 	// (sessions; default 10,000): size it like the in-process cache.
 	IdentityCacheSize int
@@ -70,7 +76,7 @@ func New(cfg Config) *echo.Echo {
 	}
 	e.Use(around(cfg.Recorder, cfg.Logger, draining, cfg.Tracer))
 	svc, cookie := cfg.Service, cfg.Cookie.Name
-	identity := newIdentityWriter(cfg.AuthHeaders, cfg.IdentityCacheSize)
+	identity := newIdentityWriter(cfg.AuthHeaders, cfg.IdentityCacheSize, cfg.IdentityJWT, cfg.TrustedProxies)
 
 	e.Any("/v1/auth", handleAuth(svc, cookie, identity, true, cfg.Logger))
 	e.Any("/v1/auth/redirect", handleAuthRedirect(svc, cookie, identity, cfg.Redirect, cfg.Logger))
@@ -117,7 +123,9 @@ func New(cfg Config) *echo.Echo {
 	admin.GET("/audit/verify", handleAuditVerify(svc))
 
 	e.POST("/v1/invalidations", handleNearCacheStream(cfg.NearCaches, cfg.NearCacheToken))
+	e.POST("/v1/oidc/backchannel-logout", handleBackchannelLogout(svc, cfg.Backchannel, cfg.Logger))
 	e.GET("/v1/openapi.json", handleOpenAPI)
+	e.GET("/.well-known/jwks.json", handleJWKS(cfg.IdentityJWT))
 	e.GET("/healthz", handleHealthz)
 	e.GET("/readyz", handleReadyz(cfg.Checks, draining))
 	if cfg.Metrics != nil {

@@ -57,6 +57,7 @@ type Admin interface {
 type Service interface {
 	Holder
 	Admin
+	IdP
 }
 
 var _ Service = (*session.Service)(nil)

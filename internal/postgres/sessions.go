@@ -66,13 +66,20 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 				return err
 			}
 		}
+		var iss, sub, sid *string
+		if n.OIDC != nil {
+			iss, sub = &n.OIDC.Issuer, &n.OIDC.Subject
+			if n.OIDC.SessionID != "" {
+				sid = &n.OIDC.SessionID
+			}
+		}
 		row := tx.QueryRow(ctx, `
 			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
-				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles)
-			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13)
+				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)
+			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			RETURNING `+sessionCols,
 			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
-			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles)
+			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid)
 		var err error
 		if ss, err = scanSession(row); err != nil {
 			return err

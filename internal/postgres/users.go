@@ -110,6 +110,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]session.Hash, erro
 		if err != nil {
 			return err
 		}
+		if err := withReason(ctx, tx, webhook.ReasonAdmin); err != nil { // user.deleted: who did it
+			return err
+		}
 		if _, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 			return err
 		}

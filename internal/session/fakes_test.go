@@ -42,13 +42,42 @@ type memStore struct {
 	mu       sync.Mutex
 	users    map[string]session.User
 	sessions map[session.Hash]session.Session
+	oidc     map[session.Hash]session.OIDCRef
+	jtis     map[string]bool
 	restores int           // Restore calls
 	down     bool          // every call fails with ErrUnavailable
 	block    chan struct{} // when set, Restore waits for it
 }
 
 func newMemStore() *memStore {
-	return &memStore{users: map[string]session.User{}, sessions: map[session.Hash]session.Session{}}
+	return &memStore{users: map[string]session.User{}, sessions: map[session.Hash]session.Session{},
+		oidc: map[session.Hash]session.OIDCRef{}, jtis: map[string]bool{}}
+}
+
+func (m *memStore) RevokeOIDC(_ context.Context, l session.IdPLogout) ([]session.Hash, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.unavailable(); err != nil {
+		return nil, err
+	}
+	key := l.Ref.Issuer + " " + l.TokenID
+	if m.jtis[key] {
+		return nil, session.ErrLogoutReplayed
+	}
+	m.jtis[key] = true
+	var hs []session.Hash
+	for h, r := range m.oidc {
+		if r.Issuer != l.Ref.Issuer {
+			continue
+		}
+		if (l.Ref.SessionID != "" && r.SessionID == l.Ref.SessionID && (l.Ref.Subject == "" || r.Subject == l.Ref.Subject)) ||
+			(l.Ref.SessionID == "" && r.Subject == l.Ref.Subject) {
+			hs = append(hs, h)
+			delete(m.sessions, h)
+			delete(m.oidc, h)
+		}
+	}
+	return hs, nil
 }
 
 var errDown = errors.New("memstore: down")
@@ -169,6 +198,9 @@ func (m *memStore) CreateSession(_ context.Context, n session.NewSession, limit 
 		IPAddress: n.IPAddress, UserAgent: n.UserAgent, RememberMe: n.RememberMe, AuthenticatedAt: n.AuthenticatedAt, AMR: n.AMR,
 		Kind: n.Kind, TokenName: n.Name}
 	m.sessions[n.Hash] = s
+	if n.OIDC != nil {
+		m.oidc[n.Hash] = *n.OIDC
+	}
 	return s, evicted, nil
 }
 

@@ -170,6 +170,9 @@ type CreateParams struct {
 	// says how.
 	AuthenticatedAt time.Time
 	AMR             []string
+	// OIDC links the session to the identity provider's session, so that
+	// its back-channel logout ends it.
+	OIDC *OIDCRef
 }
 
 // Created is a new session: its token (which exists only here; the store
@@ -202,6 +205,9 @@ func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Created, e
 	if err := ValidateAMR(p.AMR); err != nil {
 		return Created{}, err
 	}
+	if err := ValidateOIDCRef(p.OIDC); err != nil {
+		return Created{}, err
+	}
 	now := s.now()
 	authAt := p.AuthenticatedAt
 	switch {
@@ -220,7 +226,7 @@ func (s *Service) CreateSession(ctx context.Context, p CreateParams) (Created, e
 		Hash: t.Hash(), ID: id, UserID: p.UserID, Kind: KindSession,
 		CreatedAt: now, ExpiresAt: ExpiresAt(now, p.RememberMe, s.sessionTTL, s.rememberTTL),
 		IPAddress: ip, UserAgent: p.UserAgent, RememberMe: p.RememberMe,
-		AuthenticatedAt: authAt.UTC(), AMR: nonNil(p.AMR),
+		AuthenticatedAt: authAt.UTC(), AMR: nonNil(p.AMR), OIDC: p.OIDC,
 	}
 	ss, evicted, err := s.store.CreateSession(ctx, ns, s.limit)
 	if err != nil {

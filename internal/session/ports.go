@@ -67,6 +67,11 @@ type Store interface {
 	// PruneDevices forgets addresses and user agents last seen before
 	// before and used by no session still active then; it returns how many.
 	PruneDevices(ctx context.Context, before time.Time) (int, error)
+	// RevokeOIDC records l's token ID (ErrLogoutReplayed if it is known)
+	// and deletes the sessions l names (by issuer and session id, or by
+	// issuer and subject when l has no session id), auditing each, in one
+	// transaction; it returns the deleted hashes.
+	RevokeOIDC(ctx context.Context, l IdPLogout) ([]Hash, error)
 	// SessionStats summarises the user's sessions that expire after now,
 	// computed by the store (no session is loaded into memory).
 	SessionStats(ctx context.Context, userID string, now time.Time) (Stats, error)

@@ -563,3 +563,48 @@ func TestLogoutSpendsTheBudgetOnUnknownTokens(t *testing.T) {
 	_, err := r.svc.Validate(ctx, valid, session.Client{IP: "192.0.2.99"}) // another client: the first is over budget
 	wantErr(t, "after logout", err, session.ErrUnauthenticated)
 }
+
+func TestBackchannelLogoutEndsTheNamedSessionsOnce(t *testing.T) {
+	t.Parallel()
+	_, r := setup(t)
+	ctx := context.Background()
+	for _, id := range []string{"u1", "u2"} {
+		if _, _, err := r.svc.UpsertUser(ctx, session.User{ID: id, Username: id, IsActive: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const iss = "https://idp.example.com"
+	mk := func(user, sub, sid string) session.Token {
+		c, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: user, OIDC: &session.OIDCRef{Issuer: iss, Subject: sub, SessionID: sid}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Token
+	}
+	a1, a2, b := mk("u1", "alice", "sid-1"), mk("u1", "alice", "sid-2"), mk("u2", "bob", "sid-3")
+	plain, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := func(tok session.Token) bool { _, err := r.svc.Validate(ctx, tok, session.Client{}); return err == nil }
+	if n, err := r.svc.BackchannelLogout(ctx, session.IdPLogout{Ref: session.OIDCRef{Issuer: iss, Subject: "alice", SessionID: "sid-1"}, TokenID: "j1"}); err != nil || n != 1 {
+		t.Fatalf("logout by sid = %d, %v; want 1", n, err)
+	}
+	if valid(a1) || !valid(a2) || !valid(b) || !valid(plain.Token) {
+		t.Error("a logout by sid ended the wrong sessions")
+	}
+	if _, err := r.svc.BackchannelLogout(ctx, session.IdPLogout{Ref: session.OIDCRef{Issuer: iss, Subject: "alice"}, TokenID: "j1"}); !errors.Is(err, session.ErrLogoutReplayed) {
+		t.Errorf("a replayed token ID: %v", err)
+	}
+	if n, err := r.svc.BackchannelLogout(ctx, session.IdPLogout{Ref: session.OIDCRef{Issuer: "https://other.example.com", Subject: "bob"}, TokenID: "j2"}); err != nil || n != 0 || !valid(b) {
+		t.Errorf("another issuer's logout = %d, %v", n, err)
+	}
+	if n, err := r.svc.BackchannelLogout(ctx, session.IdPLogout{Ref: session.OIDCRef{Issuer: iss, Subject: "alice"}, TokenID: "j3"}); err != nil || n != 1 || valid(a2) || !valid(plain.Token) {
+		t.Errorf("logout by subject = %d, %v", n, err)
+	}
+	for _, bad := range []*session.OIDCRef{{Issuer: "idp", Subject: "x"}, {Issuer: iss}, {Issuer: iss, Subject: "a\x00b"}} {
+		if _, err := r.svc.CreateSession(ctx, session.CreateParams{UserID: "u1", OIDC: bad}); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("CreateSession with oidc %+v: %v; want ErrInvalid", bad, err)
+		}
+	}
+}

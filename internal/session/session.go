@@ -87,6 +87,17 @@ type NewSession struct {
 	Kind       string
 	Name       string
 	TokenRoles []string
+	// OIDC, when set, are the identity provider's references of the
+	// session, for back-channel logout.
+	OIDC *OIDCRef
+}
+
+// OIDCRef names a session at an OpenID Connect provider: its issuer, the
+// user's subject there, and (when the provider has one) its session id.
+type OIDCRef struct {
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"`
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Evicted is a session removed to make room under the session limit.
