@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export SESSIONGW_TEST_DATABASE_URL ?= postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable
 export SESSIONGW_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test test-unit test-short chaos fuzz bench vet fmt services clean screenshots
+.PHONY: all build run test test-unit test-short chaos fuzz bench vet fmt services clean screenshots client-deps
 
 all: build
 
@@ -25,10 +25,19 @@ run: services build
 
 ## test: vet, then every test (unit and integration) with the race detector
 ## (the devices-page tests drive Debian's chromium; screenshots go to artifacts/ui)
-test: services vet
+test: services vet client-deps
 	@missing=""; for p in wrk nginx caddy chromium; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+## client-deps: what the Node and Python clients' suites need (go test ./clients/ runs them):
+## the Node client's devDependencies (npm ci), and FastAPI, httpx, pytest and PyJWT from Debian
+## for Debian's python3 (there is no Python package index here)
+client-deps:
+	@command -v node >/dev/null || { echo "make: the Node client's suite needs Node 20 (node)"; exit 1; }
+	@[ clients/node/node_modules/.package-lock.json -nt clients/node/package-lock.json ] || (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
+	@/usr/bin/python3 -c 'import fastapi, httpx, pytest, jwt' 2>/dev/null || \
+	 scripts/apt-install.sh python3-fastapi python3-httpx python3-pytest python3-jwt python3-uvicorn
 
 ## test-unit: the fast lane: the packages whose tests need no Postgres,
 ## Redis or other server (the domain with in-memory fakes, the HTTP layer
@@ -40,7 +49,7 @@ test-unit:
 	SESSIONGW_TEST_REDIS_URL='redis://127.0.0.1:1/0' $(GO) test -race -count=1 $(UNIT_PKGS)
 
 ## test-short: the same tests without the race detector
-test-short: services
+test-short: services client-deps
 	$(GO) test -count=1 ./...
 
 ## bench: /v1/auth against same-run baselines; writes BENCHMARKS.md (BENCH_DURATION, default 10s each)
