@@ -30,12 +30,14 @@ test: services vet client-deps
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) test -race -count=1 -timeout 8m ./...
 
-## client-deps: what the Node and Python clients' suites need (go test ./clients/ runs them):
-## the Node client's devDependencies (npm ci), and FastAPI, httpx, pytest and PyJWT from Debian
-## for Debian's python3 (there is no Python package index here)
+## client-deps: what the Node and Python clients' suites need (go test ./clients/ runs them) and
+## the devices page's accessibility audit: npm ci in clients/node and internal/ui/testdata (axe-core),
+## and FastAPI, httpx, pytest and PyJWT from Debian for Debian's python3 (no Python package index here)
 client-deps:
 	@command -v node >/dev/null || { echo "make: the Node client's suite needs Node 20 (node)"; exit 1; }
-	@[ clients/node/node_modules/.package-lock.json -nt clients/node/package-lock.json ] || (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
+	@for d in clients/node internal/ui/testdata; do \
+	  [ $$d/node_modules/.package-lock.json -nt $$d/package-lock.json ] || (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	done
 	@/usr/bin/python3 -c 'import fastapi, httpx, pytest, jwt' 2>/dev/null || \
 	 scripts/apt-install.sh python3-fastapi python3-httpx python3-pytest python3-jwt python3-uvicorn
 
@@ -43,7 +45,7 @@ client-deps:
 ## Redis or other server (the domain with in-memory fakes, the HTTP layer
 ## with a fake service, config, ...); the test URLs point nowhere to prove it
 UNIT_PKGS := ./internal/session/ ./internal/httpapi/ ./internal/config/ ./internal/device/ \
-	./internal/activity/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/ ./internal/push/ ./internal/webhook/
+	./internal/activity/ ./internal/ui/ ./internal/ratelimit/ ./internal/faultproxy/ ./internal/metrics/ ./internal/localcache/ ./internal/push/ ./internal/webhook/
 test-unit:
 	SESSIONGW_TEST_DATABASE_URL='postgres://nobody@127.0.0.1:1/none?connect_timeout=1' \
 	SESSIONGW_TEST_REDIS_URL='redis://127.0.0.1:1/0' $(GO) test -race -count=1 $(UNIT_PKGS)
@@ -60,9 +62,9 @@ bench: services
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/ ./client/
 
 ## screenshots: refresh the README's pictures of the devices page (docs/images)
-screenshots: services
+screenshots: services client-deps
 	@command -v chromium >/dev/null || scripts/apt-install.sh chromium
-	SESSIONGW_ARTIFACTS=$(CURDIR)/docs/images $(GO) test -count=1 -run '^TestDevicesPageInABrowser$$' ./internal/gateway/
+	SESSIONGW_ARTIFACTS=$(CURDIR)/docs/images $(GO) test -count=1 -run '^(TestDevicesPageInABrowser|TestDevicesPageInEveryLanguage)$$' ./internal/gateway/
 
 ## chaos: the consistency properties with 10x the trials, and a summary table
 chaos: services

@@ -109,10 +109,15 @@ type Config struct {
 	JWTKeyFile  string
 	// defaultHook collects SESSIONGW_WEBHOOK_URL, _SECRET and _EVENTS.
 	defaultHook WebhookEndpoint
-	// UI serves the "Your devices" page at /ui/sessions.
-	UI        bool
-	LogLevel  string
-	LogFormat string
+	// UI serves the "Your devices" page at /ui/sessions; UIAppName and
+	// UIReturnURL give it a header with a way back to the app, UISecurityURL
+	// a "change your password" link after a sign-out.
+	UI            bool
+	UIAppName     string
+	UIReturnURL   string
+	UISecurityURL string
+	LogLevel      string
+	LogFormat     string
 }
 
 // WebhookEndpoint is one receiver of events.

@@ -451,3 +451,25 @@ func TestWebhookEndpoints(t *testing.T) {
 		t.Errorf("OIDC on loopback and an identity JWT: %v", err)
 	}
 }
+
+func TestDevicesPageSettings(t *testing.T) {
+	t.Parallel()
+	ok := map[string]string{"SESSIONGW_UI_APP_NAME": "Acme Notes", "SESSIONGW_UI_RETURN_URL": "https://app.example.com/notes",
+		"SESSIONGW_UI_SECURITY_URL": "/account/password", "SESSIONGW_REDIRECT_ALLOWED_HOSTS": "app.example.com"}
+	c, _, err := config.Parse("t", nil, env(ok), io.Discard)
+	if err != nil || c.UIAppName != "Acme Notes" || c.UIReturnURL != "https://app.example.com/notes" || c.UISecurityURL != "/account/password" {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	for name, bad := range map[string]map[string]string{
+		"host not allowed":    {"SESSIONGW_UI_RETURN_URL": "https://evil.example.com/"},
+		"scheme-relative":     {"SESSIONGW_UI_RETURN_URL": "//evil.example.com/x"},
+		"javascript":          {"SESSIONGW_UI_SECURITY_URL": "javascript:alert(1)"},
+		"backslash":           {"SESSIONGW_UI_SECURITY_URL": "/\\evil.example.com"},
+		"long app name":       {"SESSIONGW_UI_APP_NAME": strings.Repeat("x", 61)},
+		"control in the name": {"SESSIONGW_UI_APP_NAME": "Acme\x07"},
+	} {
+		if _, _, err := config.Parse("t", nil, env(bad), io.Discard); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

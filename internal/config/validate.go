@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sessiongw/sessiongw/internal/webhook"
 )
@@ -200,6 +201,14 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"SESSIONGW_UI_APP_NAME", func(c Config) string {
+		if len([]rune(c.UIAppName)) > 60 || strings.ContainsFunc(c.UIAppName, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			return "must be at most 60 printable characters"
+		}
+		return ""
+	}},
+	{"SESSIONGW_UI_RETURN_URL", func(c Config) string { return checkPageURL(c.UIReturnURL, c.RedirectAllowedHosts) }},
+	{"SESSIONGW_UI_SECURITY_URL", func(c Config) string { return checkPageURL(c.UISecurityURL, c.RedirectAllowedHosts) }},
 	{"SESSIONGW_LOG_LEVEL", oneOf(func(c Config) string { return c.LogLevel }, "debug", "info", "warn", "error")},
 	{"SESSIONGW_LOG_FORMAT", oneOf(func(c Config) string { return c.LogFormat }, "json", "text")},
 }
@@ -233,6 +242,27 @@ func checkWebhooks(c Config) string {
 		}
 	}
 	return strings.Join(msgs, "; ")
+}
+
+// checkPageURL accepts what a page may link to: a path on the same origin,
+// or an absolute http(s) URL on a host of the redirect allow-list.
+func checkPageURL(raw string, allowed []string) string {
+	if raw == "" {
+		return ""
+	}
+	if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") && !strings.Contains(raw, "\\") {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be a path (/account) or an absolute http(s) URL"
+	}
+	for _, h := range allowed {
+		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("host %q is not in SESSIONGW_REDIRECT_ALLOWED_HOSTS", u.Host)
 }
 
 // checkPublicURL accepts an absolute https URL, or http on a loopback host

@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	var devicesPage httpapi.Pages
 	if cfg.UI {
-		if devicesPage, err = ui.New(cfg.LoginURL); err != nil {
+		if devicesPage, err = ui.New(ui.Config{LoginURL: cfg.LoginURL, AppName: cfg.UIAppName, ReturnURL: cfg.UIReturnURL, SecurityURL: cfg.UISecurityURL}); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("ui: %w", err)
 		}

@@ -41,21 +41,33 @@ func TestDevicesPageIsOffByDefault(t *testing.T) {
 }
 
 // TestDevicesPageHeaders: the page and its assets come from the binary with
-// a strict CSP, no caching, no framing, and no inline script; the login
-// URL is escaped into the page.
+// a strict CSP, no framing, and no inline script; the page is never
+// cached, an asset at its current version for a year (13); the page comes
+// in the language Accept-Language asks for (8); configured URLs and names
+// are escaped into it.
 func TestDevicesPageHeaders(t *testing.T) {
 	t.Parallel()
-	rep, _ := setup(t, func(c *config.Config) { c.UI = true; c.LoginURL = `https://login.example.com/in?a=1&b="x"` })
-	for path, ct := range map[string]string{
-		"/ui/sessions":            "text/html; charset=utf-8",
-		"/ui/assets/sessions.css": "text/css; charset=utf-8",
-		"/ui/assets/sessions.js":  "text/javascript; charset=utf-8",
+	rep, _ := setup(t, func(c *config.Config) {
+		c.UI, c.LoginURL, c.UIAppName, c.UIReturnURL = true, `https://login.example.com/in?a=1&b="x"`, `Acme <Notes>`, "/notes?x=1&y=2"
+	})
+	page := string(testenv.Do(t, http.MethodGet, rep.URL+"/ui/sessions", nil).Body)
+	version := regexp.MustCompile(`/ui/assets/sessions\.js\?v=([0-9a-f]{12})"`).FindStringSubmatch(page)
+	if version == nil {
+		t.Fatalf("the page does not link a versioned script:\n%s", page)
+	}
+	for path, want := range map[string][2]string{
+		"/ui/sessions": {"text/html; charset=utf-8", "no-store"},
+		"/ui/assets/sessions.css?v=" + version[1]: {"text/css; charset=utf-8", "public, max-age=31536000, immutable"},
+		"/ui/assets/sessions.js?v=" + version[1]:  {"text/javascript; charset=utf-8", "public, max-age=31536000, immutable"},
+		"/ui/assets/favicon.svg?v=" + version[1]:  {"image/svg+xml", "public, max-age=31536000, immutable"},
+		"/ui/assets/sessions.js":                  {"text/javascript; charset=utf-8", "public, max-age=300"},
+		"/ui/assets/sessions.js?v=0123456789ab":   {"text/javascript; charset=utf-8", "public, max-age=300"},
 	} {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
 			r := testenv.Do(t, method, rep.URL+path, nil)
 			wantStatus(t, method+" "+path, r, http.StatusOK)
 			for h, want := range map[string]string{
-				"Content-Type": ct, "Content-Security-Policy": ui.ContentSecurityPolicy, "Cache-Control": "no-store",
+				"Content-Type": want[0], "Content-Security-Policy": ui.ContentSecurityPolicy, "Cache-Control": want[1],
 				"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
 			} {
 				if got := r.Header.Get(h); got != want {
@@ -75,17 +87,24 @@ func TestDevicesPageHeaders(t *testing.T) {
 	if strings.Contains(ui.ContentSecurityPolicy, "unsafe") {
 		t.Errorf("CSP allows something unsafe: %s", ui.ContentSecurityPolicy)
 	}
-	page := string(testenv.Do(t, http.MethodGet, rep.URL+"/ui/sessions", nil).Body)
 	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1) {
 		if !strings.Contains(tag, `src="/ui/assets/`) {
 			t.Errorf("inline or foreign script tag %q", tag)
 		}
 	}
-	if strings.Contains(page, "style=") || strings.Contains(page, " on") && regexp.MustCompile(`\son[a-z]+=`).MatchString(page) {
+	if strings.Contains(page, "style=") || regexp.MustCompile(`\son[a-z]+=`).MatchString(page) {
 		t.Error("the page has inline styles or event handlers, which the CSP would block")
 	}
-	if !strings.Contains(page, `data-login-url="https://login.example.com/in?a=1&amp;b=%22x%22"`) {
-		t.Errorf("login URL not escaped into the page:\n%s", page)
+	for _, want := range []string{`data-login-url="https://login.example.com/in?a=1&amp;b=%22x%22"`, `Acme &lt;Notes&gt;`, `href="/notes?x=1&amp;y=2"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	for accept, lang := range map[string]string{"": "en", "de-CH,de;q=0.9,en;q=0.5": "de", "fr-CA": "fr", "es-419,es;q=0.9": "es", "ja,zh;q=0.5": "en", "it, fr;q=0.3": "fr"} {
+		r := testenv.Do(t, http.MethodGet, rep.URL+"/ui/sessions", nil, "Accept-Language", accept)
+		if !strings.Contains(string(r.Body), `<html lang="`+lang+`"`) || r.Header.Get("Vary") != "Accept-Language" || r.Header.Get("Content-Language") != lang {
+			t.Errorf("Accept-Language %q: Content-Language %q, Vary %q; want %s", accept, r.Header.Get("Content-Language"), r.Header.Get("Vary"), lang)
+		}
 	}
 	wantStatus(t, "POST to the page", testenv.Do(t, http.MethodPost, rep.URL+"/ui/sessions", nil), http.StatusMethodNotAllowed)
 	wantStatus(t, "unknown asset", testenv.Do(t, http.MethodGet, rep.URL+"/ui/assets/other.js", nil), http.StatusNotFound)

@@ -11,16 +11,10 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/httpapi"
 	"github.com/sessiongw/sessiongw/internal/testenv/contract"
+	"github.com/sessiongw/sessiongw/internal/ui"
 )
 
 // pages stands in for the devices page (its paths only).
-type pages struct{}
-
-func (pages) ServeHTTP(http.ResponseWriter, *http.Request) {}
-func (pages) Paths() []string {
-	return []string{"/ui/sessions", "/ui/assets/sessions.css", "/ui/assets/sessions.js"}
-}
-
 var echoParam = regexp.MustCompile(`:([a-z_]+)`)
 
 // TestEveryRouteIsDocumented: every route the router registers is in
@@ -32,7 +26,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := httpapi.New(httpapi.Config{Service: &fakeService{}, AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler),
-		Metrics: http.NotFoundHandler(), UI: pages{}})
+		Metrics: http.NotFoundHandler(), UI: devicesPage(t)})
 	registered := map[string]bool{}
 	for _, r := range e.Routes() {
 		if strings.HasPrefix(r.Method, "echo_") { // Echo's own not-found routes of groups
@@ -97,3 +91,13 @@ type discard struct{ h http.Header }
 func (d discard) Header() http.Header         { return d.h }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
+
+// devicesPage is the real page, so its paths are the ones compared.
+func devicesPage(t *testing.T) *ui.Pages {
+	t.Helper()
+	p, err := ui.New(ui.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -519,6 +519,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ui/assets/favicon.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["devicesPageIcon"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head: operations["devicesPageIconHead"];
+        patch?: never;
+        trace?: never;
+    };
     "/v1/oidc/backchannel-logout": {
         parameters: {
             query?: never;
@@ -1029,15 +1045,17 @@ export interface components {
                 };
             };
         };
-        /** @description A page or asset of the devices page. */
+        /** @description A page or asset of the devices page. The page (in the language Accept-Language asks for: en, de, fr or es) is never cached; an asset asked for at its current version (?v=, as the page links it) is cacheable for a year. */
         Page: {
             headers: {
+                "Cache-Control"?: string;
                 [name: string]: unknown;
             };
             content: {
                 "text/html": string;
                 "text/css": string;
                 "text/javascript": string;
+                "image/svg+xml": string;
             };
         };
     };
@@ -2056,6 +2074,58 @@ export interface operations {
         };
     };
     devicesPageScriptHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asset's headers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The page is off (SESSIONGW_UI). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    devicesPageIcon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Page"];
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Error"];
+        };
+    };
+    devicesPageIconHead: {
         parameters: {
             query?: never;
             header?: never;
