@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,7 +47,14 @@ func (s *Store) RecordActivity(ctx context.Context, h session.Hash, at time.Time
 	return interpret("record activity", err)
 }
 
-// TouchSessions writes a batch of coalesced activity in one statement.
+// touchChunk bounds one activity statement: each is its own short
+// transaction, so no batch holds row locks (or the trigger's work) for long
+// whatever the batch's size.
+const touchChunk = 1000
+
+// TouchSessions writes a batch of coalesced activity in statements of at
+// most touchChunk sessions, each locking its rows in public id order, so
+// replicas writing overlapping batches queue instead of deadlocking.
 // Touches from another address or user agent than the session's own then go
 // through new-device detection, each in a short transaction of its own,
 // unless this replica saw the user use that device within the hour.
@@ -53,6 +62,19 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 	if len(ts) == 0 {
 		return nil
 	}
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b session.Touch) int { return strings.Compare(a.SessionID, b.SessionID) })
+	for len(sorted) > 0 {
+		n := min(touchChunk, len(sorted))
+		if err := s.touchChunk(ctx, sorted[:n]); err != nil {
+			return err
+		}
+		sorted = sorted[n:]
+	}
+	return nil
+}
+
+func (s *Store) touchChunk(ctx context.Context, ts []session.Touch) error {
 	ids := make([]string, len(ts))
 	ats := make([]time.Time, len(ts))
 	ips := make([]string, len(ts))
@@ -61,12 +83,18 @@ func (s *Store) TouchSessions(ctx context.Context, ts []session.Touch) error {
 		ids[i], ats[i], ips[i], uas[i] = t.SessionID, t.At, t.Client.IP, t.Client.UserAgent
 	}
 	r := s.rolling
+	// The rows are locked in public id order first (a lock taken in the
+	// same order by every writer cannot deadlock), then updated.
 	rows, err := s.pool.Query(ctx, `
+		WITH v AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)),
+		locked AS (
+			SELECT s.public_id FROM sessions s JOIN v ON s.public_id = v.id
+			WHERE s.last_activity_at < v.at ORDER BY s.public_id FOR NO KEY UPDATE OF s)
 		UPDATE sessions s SET last_activity_at = v.at,
 			last_ip_address = CASE WHEN v.ip <> '' THEN v.ip ELSE s.last_ip_address END,
 			expires_at = `+rollingExpiry("v.at", "($3::bool AND s.kind = 'session')", "$4::bigint", "$5::bigint", "$6::bigint")+`
-		FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $8::text[]) AS v(id, at, ip, ua)
-		WHERE s.public_id = v.id AND s.last_activity_at < v.at
+		FROM v
+		WHERE s.public_id = v.id AND s.public_id IN (SELECT public_id FROM locked) AND s.last_activity_at < v.at
 		RETURNING s.public_id, s.user_id, v.at, v.ip, v.ua,
 			s.kind = 'session' AND ((v.ip <> '' AND v.ip <> s.ip_address) OR (v.ua <> '' AND v.ua <> s.user_agent))`, ids, ats,
 		r.On, r.TTL.Microseconds(), r.RememberTTL.Microseconds(), r.Absolute.Microseconds(), ips, uas)
