@@ -41,7 +41,7 @@ func (b *bench) appRows(ctx context.Context) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := b.startGateway(ctx, 10*time.Minute, false, func(c *config.Config) { c.NearCacheToken = benchNearCacheToken })
+	gw, err := b.startGateway(ctx, DefaultLocalTTL, false, func(c *config.Config) { c.NearCacheToken = benchNearCacheToken })
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ end
 type result struct {
 	requests              int64
 	duration              time.Duration
-	p50, p99, p999        time.Duration
+	p50, p99, p999, max   time.Duration
 	non2xx, socketErrors  int64
 	cpu                   time.Duration // this process's CPU time during the run
 	pgQueries, redisCalls int64

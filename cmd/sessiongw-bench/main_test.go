@@ -33,8 +33,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 18 {
-		t.Fatalf("rows = %d; want 18", len(rows))
+	if len(rows) != 22 {
+		t.Fatalf("rows = %d; want 22", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
@@ -106,7 +106,14 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if pg, _ := perReq(16); pg != 0 || !rows[15].isBaseline || rows[16].res.gatewayAuths < rows[16].res.requests {
 		t.Errorf("identity JWT: %.4f Postgres queries per request, %d answers for %d requests", pg, rows[16].res.gatewayAuths, rows[16].res.requests)
 	}
-	if q, d := rows[17].res.pgQueries, rows[17].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	// Writes: logins and logouts happened, each beside its baseline (the
+	// harness itself fails when a logged-out token was accepted afterwards).
+	for _, i := range []int{18, 20} {
+		if r := rows[i].res; !rows[i-1].isBaseline || r.requests == 0 || r.non2xx != 0 {
+			t.Errorf("%s: %d requests, %d errors", rows[i].name, r.requests, r.non2xx)
+		}
+	}
+	if q, d := rows[21].res.pgQueries, rows[21].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

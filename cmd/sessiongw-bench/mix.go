@@ -257,7 +257,7 @@ func (b *bench) mixPair(ctx context.Context, warmP99 time.Duration) ([]row, erro
 	for _, cached := range []bool{false, true} {
 		localTTL := time.Duration(0)
 		if cached {
-			localTTL = time.Minute
+			localTTL = DefaultLocalTTL
 		}
 		gw, err := b.startGateway(ctx, localTTL, !cached)
 		if err != nil {

@@ -55,6 +55,8 @@ func merge(rs []result) result {
 		m.gatewayAuths += r.gatewayAuths
 		m.appHits += r.appHits
 		m.churn += r.churn
+		m.nearHits += r.nearHits
+		m.max = max(m.max, r.max)
 	}
 	median := func(f func(result) time.Duration) time.Duration {
 		v := make([]time.Duration, len(rs))

@@ -201,20 +201,27 @@ func isBackground(cmd goredis.Cmder) bool {
 // benchRateLimit is the production default of SESSIONGW_RATE_LIMIT.
 const benchRateLimit = 50
 
+// DefaultLocalTTL is SESSIONGW_LOCAL_CACHE_TTL's default.
+const DefaultLocalTTL = 5 * time.Minute
+
 // benchAdminToken guards the admin API of the gateways under test.
 const benchAdminToken = "bench-admin-token-0123456789"
 
-// startGateway runs a gateway on 127.0.0.1:0 with local cache TTL localTTL
-// (0 = off) and, when noShared, no Redis cache; mods adjust the rest.
+// startGateway runs a gateway on 127.0.0.1:0 with the defaults a user gets
+// (config.Parse of an empty environment: SESSIONGW_CACHE_TTL 5m, an
+// in-process cache of 100,000 sessions, ...), except: local cache TTL
+// localTTL (0 = off; DefaultLocalTTL is the default), and, when noShared,
+// no Redis cache (a benchmark-only baseline); mods adjust the rest, and the
+// rows that use them say so.
 func (b *bench) startGateway(ctx context.Context, localTTL time.Duration, noShared bool, mods ...func(*config.Config)) (*gatewayUnderTest, error) {
 	c := &counters{}
-	cfg := config.Config{
-		DatabaseURL: b.dsn, RedisURL: b.o.redisURL, HTTPAddr: "127.0.0.1:0",
-		CacheTTL: 10 * time.Minute, LocalCacheTTL: localTTL, LocalCacheSize: b.o.sessions + 1000,
-		SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour, CookieName: "session_id",
-		RedisPrefix: b.prefix, AutoMigrate: false, InvalidationTimeout: time.Second,
-		MaxDBLookups: 64, RateLimit: benchRateLimit, ShutdownDrain: 0, AuthHeaders: "sessiongw", AdminToken: benchAdminToken, NewDeviceWindow: 2160 * time.Hour, LogLevel: "warn", LogFormat: "json",
+	cfg, _, err := config.Parse("sessiongw-bench", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		return nil, err
 	}
+	cfg.DatabaseURL, cfg.RedisURL, cfg.HTTPAddr, cfg.RedisPrefix = b.dsn, b.o.redisURL, "127.0.0.1:0", b.prefix
+	cfg.AutoMigrate, cfg.ShutdownDrain, cfg.AdminToken, cfg.LogLevel, cfg.CleanupInterval = false, 0, benchAdminToken, "warn", 0
+	cfg.LocalCacheTTL = localTTL
 	for _, m := range mods {
 		m(&cfg)
 	}

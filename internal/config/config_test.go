@@ -22,7 +22,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.CacheTTL != 5*time.Minute || c.SessionTTL != 24*time.Hour ||
 		c.RememberMeTTL != 720*time.Hour || c.CookieName != "session_id" || c.RedisPrefix != "sessiongw" ||
-		c.CleanupInterval != time.Hour || !c.AutoMigrate || c.AdminToken != "" || c.LocalCacheTTL != 5*time.Second {
+		c.CleanupInterval != time.Hour || !c.AutoMigrate || c.AdminToken != "" || c.LocalCacheTTL != 5*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -69,7 +69,7 @@ func TestParseErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"SESSIONGW_CLEANUP_INTERVAL": "1s"}, nil, "SESSIONGW_CLEANUP_INTERVAL"},
 		{map[string]string{"SESSIONGW_AUTO_MIGRATE": "maybe"}, nil, "SESSIONGW_AUTO_MIGRATE"},
 		{map[string]string{"SESSIONGW_REMEMBER_ME_TTL": "1h"}, nil, "SESSIONGW_REMEMBER_ME_TTL"},
-		{map[string]string{"SESSIONGW_LOCAL_CACHE_TTL": "2m"}, nil, "SESSIONGW_LOCAL_CACHE_TTL"},
+		{map[string]string{"SESSIONGW_LOCAL_CACHE_TTL": "6m"}, nil, "SESSIONGW_LOCAL_CACHE_TTL"},
 		{map[string]string{"SESSIONGW_IDLE_TIMEOUT": "1m"}, nil, "SESSIONGW_IDLE_TIMEOUT"},
 		{map[string]string{"SESSIONGW_IDLE_TIMEOUT": "1000h"}, nil, "SESSIONGW_IDLE_TIMEOUT"},
 		{map[string]string{"SESSIONGW_ROLLING": "sometimes"}, nil, "SESSIONGW_ROLLING"},

@@ -96,7 +96,7 @@ var settings = []setting{
 		stringInto(func(c *Config) *string { return &c.NearCacheToken })},
 	{"SESSIONGW_CACHE_TTL", "cache-ttl", "5m", "Redis cache TTL (5m-10m)",
 		durationInto(func(c *Config) *time.Duration { return &c.CacheTTL })},
-	{"SESSIONGW_LOCAL_CACHE_TTL", "local-cache-ttl", "5s", "in-process cache TTL (0 disables; at most 1m)",
+	{"SESSIONGW_LOCAL_CACHE_TTL", "local-cache-ttl", "5m", "in-process cache TTL (0 disables; at most SESSIONGW_CACHE_TTL): invalidations and cache trust keep copies correct, the TTL only recycles memory",
 		durationInto(func(c *Config) *time.Duration { return &c.LocalCacheTTL })},
 	{"SESSIONGW_LOCAL_CACHE_SIZE", "local-cache-size", "100000", "in-process cache capacity in sessions",
 		positiveIntInto(func(c *Config) *int { return &c.LocalCacheSize })},

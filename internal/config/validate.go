@@ -96,7 +96,9 @@ var rules = []rule{
 		return ""
 	}},
 	{"SESSIONGW_CACHE_TTL", within(func(c Config) time.Duration { return c.CacheTTL }, 5*time.Minute, 10*time.Minute, false, "between 5m and 10m")},
-	{"SESSIONGW_LOCAL_CACHE_TTL", within(func(c Config) time.Duration { return c.LocalCacheTTL }, 0, time.Minute, false, "between 0 (off) and 1m")},
+	{"SESSIONGW_LOCAL_CACHE_TTL", func(c Config) string {
+		return within(func(c Config) time.Duration { return c.LocalCacheTTL }, 0, c.CacheTTL, false, "between 0 (off) and SESSIONGW_CACHE_TTL")(c)
+	}},
 	{"SESSIONGW_SESSION_TTL", within(func(c Config) time.Duration { return c.SessionTTL }, time.Minute, 1<<62, false, "at least 1m")},
 	{"SESSIONGW_REMEMBER_ME_TTL", func(c Config) string {
 		if c.RememberMeTTL < c.SessionTTL {

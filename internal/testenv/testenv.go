@@ -30,7 +30,7 @@ func Config(t testing.TB) config.Config {
 	redisURL, prefix := redistest.New(t)
 	return config.Config{
 		DatabaseURL: pgtest.New(t), RedisURL: redisURL, HTTPAddr: "127.0.0.1:0",
-		AdminToken: AdminToken, CacheTTL: 5 * time.Minute, LocalCacheTTL: 5 * time.Second,
+		AdminToken: AdminToken, CacheTTL: 5 * time.Minute, LocalCacheTTL: 5 * time.Minute,
 		LocalCacheSize: 10000, SessionTTL: 24 * time.Hour, RememberMeTTL: 720 * time.Hour,
 		CookieName: "session_id", CookieSecure: true, CookieSameSite: "lax", SessionLimitPolicy: "evict_oldest", RedisPrefix: prefix, CleanupInterval: 0, AutoMigrate: true,
 		InvalidationTimeout: time.Second, MaxDBLookups: 32, RateLimit: 0, ShutdownDrain: 200 * time.Millisecond,
