@@ -38,6 +38,7 @@ type options struct {
 	nginxConf   string
 	profileDir  string // CPU and allocation profiles of each gateway measurement
 	warmOnly    bool   // only the warm-cache pair (for iterating on the hot path)
+	writesOnly  bool   // only the logins and logouts rows (for iterating on the write path)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -56,6 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&o.out, "out", "", "also write the report to this file (BENCHMARKS.md)")
 	fs.StringVar(&o.nginxConf, "nginx-conf", "deploy/nginx/sessiongw.conf", "the nginx configuration measured in the nginx scenario")
 	fs.StringVar(&o.profileDir, "profile", "", "write pprof CPU and allocation profiles of each gateway measurement into this directory")
+	fs.BoolVar(&o.writesOnly, "writes-only", false, "measure only the logins and logouts rows (quick iterations on the write path; the report is partial)")
 	fs.BoolVar(&o.warmOnly, "warm-only", false, "measure only the warm-cache pair (quick iterations on the hot path; the report is partial)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -28,6 +28,9 @@ type row struct {
 }
 
 func (b *bench) runAll(ctx context.Context) ([]row, error) {
+	if b.o.writesOnly {
+		return b.writeRows(ctx)
+	}
 	var rows []row
 	all, err := b.tokenFile(len(b.tokens))
 	if err != nil {

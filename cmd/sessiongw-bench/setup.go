@@ -146,13 +146,15 @@ func (b *bench) close() {
 
 // counters count what one gateway sends to Postgres and Redis.
 type counters struct {
-	pgQueries     atomic.Int64
+	pgQueries     atomic.Int64 // session lookups
+	pgRoundTrips  atomic.Int64 // every statement, pipeline and COPY (background loops included)
 	redisCommands atomic.Int64
 	distinct      sync.Map // session hashes looked up in Postgres
 	distinctN     atomic.Int64
 }
 
 func (c *counters) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.pgRoundTrips.Add(1)
 	if strings.Contains(d.SQL, "FROM sessions s JOIN users u") {
 		c.pgQueries.Add(1)
 		if len(d.Args) > 0 {
@@ -166,6 +168,19 @@ func (c *counters) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 	return ctx
 }
 func (c *counters) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A pipeline (pgx.Batch) and a COPY are one round trip each.
+func (c *counters) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.pgRoundTrips.Add(1)
+	return ctx
+}
+func (c *counters) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *counters) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (c *counters) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+	c.pgRoundTrips.Add(1)
+	return ctx
+}
+func (c *counters) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
 
 func (c *counters) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 func (c *counters) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/session"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 )
@@ -185,6 +186,10 @@ func auditFixture(t *testing.T, n int) (*testenv.Replica, *pgxpool.Pool) {
 	for range n - 1 {
 		testenv.NewSession(t, rep.URL, 1, false, "")
 	}
+	// Chained now, so the tests can edit audit_log directly.
+	if _, err := postgres.NewStore(rep.Gateway.Pool()).SequenceAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return rep, rep.Gateway.Pool()
 }
 
@@ -330,12 +335,13 @@ func TestAbortedRevokeLeavesNoAuditRecord(t *testing.T) {
 	rep, pool := auditFixture(t, 2)
 	tok, id := testenv.NewSession(t, rep.URL, 1, false, "")
 	ctx := context.Background()
-	// Make the audit insert of a revoke fail: the revoke's transaction must
-	// roll back as a whole.
+	// Make the audit record of a revoke fail to be written (it is written
+	// to audit_pending in the change's transaction, and chained later): the
+	// revoke's transaction must roll back as a whole.
 	if _, err := pool.Exec(ctx, `
 		CREATE FUNCTION refuse_revoke_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN IF NEW.event = 'session.revoked' THEN RAISE EXCEPTION 'audit refused'; END IF; RETURN NEW; END $$;
-		CREATE TRIGGER refuse_revoke_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_revoke_audit();`); err != nil {
+		CREATE TRIGGER refuse_revoke_audit BEFORE INSERT ON audit_pending FOR EACH ROW EXECUTE FUNCTION refuse_revoke_audit();`); err != nil {
 		t.Fatal(err)
 	}
 	r := testenv.Do(t, http.MethodDelete, rep.URL+"/v1/admin/sessions/"+id, nil, testenv.Admin()...)
@@ -351,7 +357,7 @@ func TestAbortedRevokeLeavesNoAuditRecord(t *testing.T) {
 	if v := verifyAudit(t, rep.URL, ""); !v.OK {
 		t.Errorf("chain after the aborted revoke: %+v", v)
 	}
-	if _, err := pool.Exec(ctx, `DROP TRIGGER refuse_revoke_audit ON audit_log`); err != nil {
+	if _, err := pool.Exec(ctx, `DROP TRIGGER refuse_revoke_audit ON audit_pending`); err != nil {
 		t.Fatal(err)
 	}
 	wantStatus(t, "revoke", testenv.Do(t, http.MethodDelete, rep.URL+"/v1/admin/sessions/"+id, nil, testenv.Admin()...), http.StatusNoContent)

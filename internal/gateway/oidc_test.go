@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/sessiongw/sessiongw/internal/gateway"
+	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/testenv"
 	"github.com/sessiongw/sessiongw/internal/testenv/testdeps"
 )
@@ -307,6 +308,9 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 	p.mu.Unlock()
 
 	// Audited by the provider; told as idp_logout.
+	if _, err := postgres.NewStore(reps[0].Gateway.Pool()).SequenceAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var actor, event string
 	if err := reps[0].Gateway.Pool().QueryRow(context.Background(),
 		`SELECT actor, event FROM audit_log WHERE session_id = $1 ORDER BY seq DESC LIMIT 1`, a1id).Scan(&actor, &event); err != nil {

@@ -18,6 +18,12 @@ import (
 // together; a longer one is refused with 431.
 const MaxRequestHead = 16 << 10
 
+// AuditSequenceInterval is how often a replica chains the audit records
+// committed since its last pass (postgres.Store.SequenceAudit); readers of
+// the chain chain what is pending first, so it bounds only how long a
+// record waits outside the chain when nobody reads it.
+const AuditSequenceInterval = 200 * time.Millisecond
+
 // subscribeWait bounds how long Serve waits for the invalidation
 // subscription before accepting requests anyway.
 const subscribeWait = 10 * time.Second
@@ -41,6 +47,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 			func() { g.svc.HandleFlush(); g.svc.WakeRelay() })
 	})
 	wg.Go(func() { g.batcher.Run(bg) })
+	wg.Go(func() { g.store.RunAuditSequencer(bg, AuditSequenceInterval, g.log) })
 	if g.cfg.CleanupInterval > 0 {
 		wg.Go(func() { g.runCleanup(bg) })
 	}

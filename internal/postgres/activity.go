@@ -122,8 +122,8 @@ func (s *Store) touchChunk(ctx context.Context, ts []session.Touch) error {
 	if err := rows.Err(); err != nil {
 		return interpret("touch sessions", err)
 	}
-	// Each detection is a transaction of its own, so the audit head is
-	// never held for a whole batch.
+	// Each detection is a transaction of its own, so no transaction holds
+	// a user's device rows for a whole batch.
 	for _, o := range others {
 		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			_, err := recordDevices(ctx, tx, o.userID, o.id.String(), o.client, o.at)
@@ -177,39 +177,57 @@ func deviceKeys(userID string, c session.Client) []deviceKey {
 	return ks
 }
 
+// devicesSQL upserts the client's address and user agent ($2 kinds, $3
+// values) among user $1's devices, seen at $4, in one statement: it returns
+// how many devices the user had before and which kinds were new.
+const devicesSQL = `
+	WITH known AS (SELECT count(*) AS n FROM user_devices WHERE user_id = $1),
+	seen AS (
+		INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen)
+		SELECT $1, d.kind, d.value, $4, $4 FROM unnest($2::text[], $3::text[]) AS d (kind, value)
+		ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen = GREATEST(user_devices.last_seen, EXCLUDED.last_seen)
+		RETURNING kind, (xmax = 0) AS inserted)
+	SELECT (SELECT n FROM known),
+	       coalesce((SELECT array_agg(kind ORDER BY array_position($2::text[], kind)) FROM seen WHERE inserted), '{}')`
+
+// deviceArgs are devicesSQL's arguments for c.
+func deviceArgs(userID string, c session.Client, at time.Time) []any {
+	var kinds, values []string
+	for _, k := range deviceKeys(userID, c) {
+		kinds, values = append(kinds, k.kind), append(values, k.value)
+	}
+	return []any{userID, kinds, values, at}
+}
+
 // recordDevices notes the client's address and user agent among the
 // user's devices and applies session.IsNewDevice; a new device flags the
 // session and is audited (in tx, the transaction of the activity or
 // creation).
 func recordDevices(ctx context.Context, tx pgx.Tx, userID string, sessionID string, c session.Client, at time.Time) (bool, error) {
-	var known int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM user_devices WHERE user_id = $1`, userID).Scan(&known); err != nil {
+	var seen seenDevices
+	if err := tx.QueryRow(ctx, devicesSQL, deviceArgs(userID, c, at)...).Scan(&seen.known, &seen.fresh); err != nil {
 		return false, err
 	}
-	var fresh []string
-	for _, d := range []struct{ kind, value string }{{session.DeviceAddress, c.IP}, {session.DeviceUserAgent, c.UserAgent}} {
-		if d.value == "" {
-			continue
-		}
-		var inserted bool
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
-			ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen = GREATEST(user_devices.last_seen, EXCLUDED.last_seen)
-			RETURNING (xmax = 0)`, userID, d.kind, d.value, at).Scan(&inserted); err != nil {
-			return false, err
-		}
-		if inserted {
-			fresh = append(fresh, d.kind)
-		}
-	}
-	if !session.IsNewDevice(known, fresh) {
+	return flagNewDevice(ctx, tx, userID, sessionID, c, seen)
+}
+
+// seenDevices is what devicesSQL found.
+type seenDevices struct {
+	known int
+	fresh []string
+}
+
+// flagNewDevice applies session.IsNewDevice to what devicesSQL found: a new
+// device flags the session and is audited, in tx.
+func flagNewDevice(ctx context.Context, tx pgx.Tx, userID, sessionID string, c session.Client, seen seenDevices) (bool, error) {
+	if !session.IsNewDevice(seen.known, seen.fresh) {
 		return false, nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE sessions SET new_device = true WHERE public_id = $1`, sessionID); err != nil {
 		return false, err
 	}
 	actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.IP, UserAgent: c.UserAgent})
-	return true, appendAudit(actx, tx, session.NewDeviceEntry(userID, sessionID, fresh))
+	return true, appendAudit(actx, tx, session.NewDeviceEntry(userID, sessionID, seen.fresh))
 }
 
 // AcknowledgeNewDevice implements session.Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,55 +14,184 @@ import (
 
 var _ session.AuditLog = (*Store)(nil)
 
-// appendAudit links one record to the chain inside tx, the transaction of
-// the change it records. Locking the head row serialises appenders from
-// every replica until commit; call it last in the transaction, after the
-// change's own locks, so the head is held briefly and locks are always
-// taken in the same order.
+// appendAudit records e inside tx, the transaction of the change it
+// records: a committed change always has its record and a rolled-back one
+// never does. It takes no lock: the record waits in audit_pending until
+// the sequencer chains it (chainPending), so appenders on every replica no
+// longer queue on the head row through their commits. The database clock
+// stamps every record, whatever the replicas' clocks say.
 func appendAudit(ctx context.Context, tx pgx.Tx, e session.AuditEntry) error {
-	a := session.ActorFrom(ctx)
-	r := session.AuditRecord{
-		Event: e.Event, UserID: e.UserID, SessionID: e.SessionID,
-		ClientIP: a.ClientIP, UserAgent: a.UserAgent, Actor: a.Kind,
-		Details: session.AuditDetails(e.Details),
-	}
-	// The database clock stamps every record, so times follow the chain
-	// whatever the replicas' clocks say.
-	var prevSeq int64
-	if err := tx.QueryRow(ctx, `SELECT seq, hash, date_trunc('microseconds', clock_timestamp()) FROM audit_head WHERE id = 1 FOR UPDATE`).
-		Scan(&prevSeq, (*[]byte)(&r.PrevHash), &r.At); err != nil {
-		return err
-	}
-	r.Seq = prevSeq + 1
-	r.At = r.At.UTC()
-	r.Hash = session.ChainHash(r.PrevHash, r)
-	var userID, sessionID any
-	if r.UserID != "" {
-		userID = r.UserID
-	}
-	if r.SessionID != "" {
-		sessionID = r.SessionID
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO audit_log (seq, at, event, user_id, session_id, client_ip, user_agent, actor, details, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		r.Seq, r.At, r.Event, userID, sessionID, r.ClientIP, r.UserAgent, r.Actor, string(r.Details), []byte(r.PrevHash), []byte(r.Hash)); err != nil {
-		return err
-	}
-	// The webhook events of the change (written by triggers earlier in tx)
-	// learn the sequence of the record that describes them: those of its
-	// session, or all of them for a record of many sessions.
-	var only any = sessionID
-	if e.Event == session.EventSessionsRevokedOthers { // names the session kept
-		only = nil
-	}
-	_, err := tx.Exec(ctx, `
-		WITH events AS (
-			UPDATE webhook_events SET audit_seq = $1
-			WHERE xact = pg_current_xact_id() AND audit_seq IS NULL AND NOT fanned_out
-			  AND ($3::uuid IS NULL OR session_id IS NULL OR session_id = $3))
-		UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, r.Seq, []byte(r.Hash), only)
+	_, err := tx.Exec(ctx, auditInsert, auditArgs(ctx, e)...)
 	return err
+}
+
+// queueAudit is appendAudit as one statement of a pipeline.
+func queueAudit(ctx context.Context, b *pgx.Batch, e session.AuditEntry) {
+	b.Queue(auditInsert, auditArgs(ctx, e)...)
+}
+
+const auditInsert = `
+	INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
+func auditArgs(ctx context.Context, e session.AuditEntry) []any {
+	a := session.ActorFrom(ctx)
+	var userID, sessionID, eventsOf any
+	if e.UserID != "" {
+		userID = e.UserID
+	}
+	if e.SessionID != "" {
+		sessionID = e.SessionID
+	}
+	// The webhook events of the change (written by triggers in its
+	// transaction) learn the sequence of the record that describes them:
+	// those of its session, or all of them for a record of many sessions.
+	if e.Event != session.EventSessionsRevokedOthers { // that one names the session kept
+		eventsOf = sessionID
+	}
+	return []any{e.Event, userID, sessionID, a.ClientIP, a.UserAgent, a.Kind, string(session.AuditDetails(e.Details)), eventsOf}
+}
+
+// sequenceBatch bounds the records one chaining statement set handles.
+const sequenceBatch = 5000
+
+// SequenceAudit chains every audit record committed so far (blocking while
+// another replica chains), so a read that follows it sees every change
+// committed before the call. It returns how many records it chained.
+func (s *Store) SequenceAudit(ctx context.Context) (int, error) {
+	return s.sequenceAudit(ctx, false)
+}
+
+// sequenceAudit chains the committed pending records, in batches, each in
+// a transaction holding the head; with skipLocked it returns at once when
+// another sequencer holds the head (it will chain what is pending).
+func (s *Store) sequenceAudit(ctx context.Context, skipLocked bool) (int, error) {
+	total := 0
+	for {
+		var pending bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_pending)`).Scan(&pending); err != nil {
+			return total, interpret("sequence audit records", err)
+		}
+		if !pending {
+			return total, nil
+		}
+		n := 0
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			head, ok, err := lockAuditHead(ctx, tx, skipLocked)
+			if err != nil || !ok {
+				return err
+			}
+			n, err = chainPending(ctx, tx, &head)
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, interpret("sequence audit records", err)
+		}
+		if n < sequenceBatch {
+			return total, nil
+		}
+	}
+}
+
+// lockAuditHead takes the head row for the rest of tx (ok false: skipLocked
+// and another transaction holds it).
+func lockAuditHead(ctx context.Context, tx pgx.Tx, skipLocked bool) (session.AuditHead, bool, error) {
+	q := `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`
+	if skipLocked {
+		q += ` SKIP LOCKED`
+	}
+	var h session.AuditHead
+	err := tx.QueryRow(ctx, q).Scan(&h.Seq, (*[]byte)(&h.Hash))
+	if skipLocked && errors.Is(err, pgx.ErrNoRows) {
+		return h, false, nil
+	}
+	return h, err == nil, err
+}
+
+// chainPending links up to sequenceBatch pending records to the chain after
+// head, in the order they were written, inside tx, which holds the head
+// row; head moves to the last record chained. Records of transactions that
+// have not committed are invisible here and wait for a later pass, so each
+// committed record is chained exactly once.
+func chainPending(ctx context.Context, tx pgx.Tx, head *session.AuditHead) (int, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT id, at, event, coalesce(user_id, ''), coalesce(session_id::text, ''), client_ip, user_agent, actor, details
+		FROM audit_pending ORDER BY id LIMIT $1`, sequenceBatch)
+	if err != nil {
+		return 0, err
+	}
+	var ids, seqs []int64
+	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]any, error) {
+		var id int64
+		var r session.AuditRecord
+		var details string
+		if err := row.Scan(&id, &r.At, &r.Event, &r.UserID, &r.SessionID, &r.ClientIP, &r.UserAgent, &r.Actor, &details); err != nil {
+			return nil, err
+		}
+		r.At, r.Details = r.At.UTC(), json.RawMessage(details)
+		r.Seq, r.PrevHash = head.Seq+1, head.Hash
+		r.Hash = session.ChainHash(r.PrevHash, r)
+		head.Seq, head.Hash = r.Seq, r.Hash
+		ids, seqs = append(ids, id), append(seqs, r.Seq)
+		var userID, sessionID any
+		if r.UserID != "" {
+			userID = r.UserID
+		}
+		if r.SessionID != "" {
+			sessionID = r.SessionID
+		}
+		return []any{r.Seq, r.At, r.Event, userID, sessionID, r.ClientIP, r.UserAgent, r.Actor, details, []byte(r.PrevHash), []byte(r.Hash)}, nil
+	})
+	if err != nil || len(recs) == 0 {
+		return 0, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"},
+		[]string{"seq", "at", "event", "user_id", "session_id", "client_ip", "user_agent", "actor", "details", "prev_hash", "hash"},
+		pgx.CopyFromRows(recs)); err != nil {
+		return 0, err
+	}
+	// Each webhook event of a chained record's transaction takes the first
+	// of its records that names it.
+	if _, err := tx.Exec(ctx, `
+		UPDATE webhook_events e SET audit_seq = m.seq
+		FROM (SELECT DISTINCT ON (w.id) w.id, c.seq
+		      FROM unnest($1::bigint[], $2::bigint[]) c (pid, seq)
+		      JOIN audit_pending p ON p.id = c.pid
+		      JOIN webhook_events w ON w.xact = p.xact AND w.audit_seq IS NULL AND NOT w.fanned_out
+		           AND (p.events_of IS NULL OR w.session_id IS NULL OR w.session_id = p.events_of)
+		      ORDER BY w.id, c.seq) m
+		WHERE e.id = m.id`, ids, seqs); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_pending WHERE id = ANY($1)`, ids); err != nil {
+		return 0, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, []byte(head.Hash))
+	return len(recs), err
+}
+
+// RunAuditSequencer chains committed audit records every interval until
+// ctx ends, then once more; replicas take turns (a pass skips while
+// another replica's holds the head).
+func (s *Store) RunAuditSequencer(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, err := s.sequenceAudit(fctx, true); err != nil {
+				log.Warn("audit sequencer: last pass failed (another replica or reader chains the records)", "err", err)
+			}
+			return
+		case <-t.C:
+			if _, err := s.sequenceAudit(ctx, true); err != nil && ctx.Err() == nil {
+				log.Warn("audit sequencer: pass failed", "err", err)
+			}
+		}
+	}
 }
 
 // AppendAudit implements session.AuditLog: a record that comes with no
@@ -85,6 +215,9 @@ func scanAudit(row pgx.CollectableRow) (session.AuditRecord, error) {
 
 // AuditRecords implements session.AuditLog.
 func (s *Store) AuditRecords(ctx context.Context, f session.AuditFilter) ([]session.AuditRecord, error) {
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+auditCols+` FROM audit_log
 		WHERE seq > $1 AND ($2::text = '' OR user_id = $2::text)
@@ -102,11 +235,15 @@ func (s *Store) AuditRecords(ctx context.Context, f session.AuditFilter) ([]sess
 	return list, nil
 }
 
-// WalkAudit implements session.AuditLog: the bounds and every record come
-// from one snapshot, so appends made meanwhile are neither half seen nor
-// mistaken for a break.
+// WalkAudit implements session.AuditLog: the records committed before the
+// call are chained first; the bounds and every record come from one
+// snapshot, so appends made meanwhile are neither half seen nor mistaken
+// for a break.
 func (s *Store) WalkAudit(ctx context.Context, w session.AuditWalker) (session.AuditChain, error) {
 	var c session.AuditChain
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		return c, err
+	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1`).
 			Scan(&c.Head.Seq, (*[]byte)(&c.Head.Hash), &c.Base.Seq, (*[]byte)(&c.Base.Hash)); err != nil {
@@ -138,16 +275,30 @@ func (s *Store) WalkAudit(ctx context.Context, w session.AuditWalker) (session.A
 var errStopWalk = errors.New("stop")
 
 // PruneAudit implements session.AuditLog in one transaction holding the
-// head: the prune record is appended, then the records up to the last one
-// written before before are deleted and the base moves to it.
+// head: the pending records are chained, the prune record is appended,
+// then the records up to the last one written before before are deleted
+// and the base moves to it.
 func (s *Store) PruneAudit(ctx context.Context, before time.Time, prune func(session.AuditHead, int) session.AuditEntry) (session.AuditPruned, error) {
 	var out session.AuditPruned
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var baseSeq int64
-		if err := tx.QueryRow(ctx, `SELECT base_seq FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&baseSeq); err != nil {
+		head, _, err := lockAuditHead(ctx, tx, false)
+		if err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `
+		for {
+			n, err := chainPending(ctx, tx, &head)
+			if err != nil {
+				return err
+			}
+			if n < sequenceBatch {
+				break
+			}
+		}
+		var baseSeq int64
+		if err := tx.QueryRow(ctx, `SELECT base_seq FROM audit_head WHERE id = 1`).Scan(&baseSeq); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
 			SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log WHERE at < $1)`, before).
 			Scan(&out.Through.Seq, (*[]byte)(&out.Through.Hash))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -157,7 +308,12 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, prune func(ses
 			return err
 		}
 		out.Records = int(out.Through.Seq - baseSeq)
+		// The prune record is chained in this transaction, after every
+		// record committed before it.
 		if err := appendAudit(ctx, tx, prune(out.Through, out.Records)); err != nil {
+			return err
+		}
+		if _, err := chainPending(ctx, tx, &head); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq <= $1`, out.Through.Seq); err != nil {

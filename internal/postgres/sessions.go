@@ -73,24 +73,37 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 				sid = &n.OIDC.SessionID
 			}
 		}
-		row := tx.QueryRow(ctx, `
+		// The insert, its audit record and the devices go in one round
+		// trip (a pipeline); the record is made from what is inserted.
+		b := &pgx.Batch{}
+		b.Queue(`
 			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
 				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)
 			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			RETURNING `+sessionCols,
 			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
-			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid)
+			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid).
+			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
+		made := session.Session{ID: n.ID, UserID: n.UserID, ExpiresAt: n.ExpiresAt, RememberMe: n.RememberMe, TokenName: n.Name}
+		client := session.Client{IP: n.IPAddress, UserAgent: n.UserAgent}
+		var seen seenDevices
+		// Devices this replica saw the user use within the hour are not
+		// new and not written again (as for activity).
+		devices := n.Kind != session.KindAPIToken && !s.knows(n.UserID, client)
+		if n.Kind == session.KindAPIToken {
+			queueAudit(ctx, b, session.APITokenCreatedEntry(made))
+		} else {
+			queueAudit(ctx, b, session.SessionCreatedEntry(made))
+		}
+		if devices {
+			b.Queue(devicesSQL, deviceArgs(n.UserID, client, n.CreatedAt)...).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&seen.known, &seen.fresh) })
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil || !devices {
+			return err
+		}
 		var err error
-		if ss, err = scanSession(row); err != nil {
-			return err
-		}
-		if ss.IsAPIToken() {
-			return appendAudit(ctx, tx, session.APITokenCreatedEntry(ss))
-		}
-		if err := appendAudit(ctx, tx, session.SessionCreatedEntry(ss)); err != nil {
-			return err
-		}
-		ss.NewDevice, err = recordDevices(ctx, tx, ss.UserID, ss.ID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent}, ss.CreatedAt)
+		ss.NewDevice, err = flagNewDevice(ctx, tx, n.UserID, n.ID, client, seen)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -107,6 +120,9 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 	}
 	if err != nil {
 		return session.Session{}, nil, interpret("create session", err)
+	}
+	if !ss.IsAPIToken() {
+		s.remember(ss.UserID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent})
 	}
 	return ss, evicted, nil
 }
@@ -193,19 +209,22 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
 	found := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := withReason(ctx, tx, webhook.ReasonLogout); err != nil {
-			return err
-		}
 		var userID string
 		var id uuid.UUID
-		err := tx.QueryRow(ctx, `DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id`, h[:]).Scan(&userID, &id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		b := &pgx.Batch{} // the reason and the delete in one round trip
+		queueReason(b, webhook.ReasonLogout)
+		b.Queue(`DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id`, h[:]).
+			QueryRow(func(row pgx.Row) error {
+				err := row.Scan(&userID, &id)
+				found = err == nil
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				return err
+			})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil || !found {
 			return err
 		}
-		found = true
 		return appendAudit(ctx, tx, session.LogoutEntry(userID, id.String()))
 	})
 	if err != nil {

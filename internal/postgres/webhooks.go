@@ -23,9 +23,14 @@ var _ webhook.Store = (*Store)(nil)
 // withReason names, for the triggers, why the statements that follow in tx
 // delete or rotate sessions (the data's "reason" of session.revoked).
 func withReason(ctx context.Context, tx pgx.Tx, reason string) error {
-	_, err := tx.Exec(ctx, `SELECT set_config('sessiongw.reason', $1, true)`, reason)
+	_, err := tx.Exec(ctx, setReason, reason)
 	return err
 }
+
+// queueReason is withReason as one statement of a pipeline.
+func queueReason(b *pgx.Batch, reason string) { b.Queue(setReason, reason) }
+
+const setReason = `SELECT set_config('sessiongw.reason', $1, true)`
 
 // revokeReason is the reason of a revoke by public id, from who made it.
 func revokeReason(ctx context.Context) string {
@@ -134,12 +139,19 @@ func (s *Store) leadOnce(ctx context.Context, run func(ctx context.Context, wake
 
 // FanOut implements webhook.Store: new events become deliveries, one per
 // endpoint whose route takes their type, and are marked fanned out, in one
-// transaction.
+// transaction. The audit records committed so far are chained first, and an
+// event whose transaction still has a record waiting for the sequencer
+// waits with it, so every event goes out with its audit_seq.
 func (s *Store) FanOut(ctx context.Context, routes []webhook.Route, limit int) (int, error) {
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		return 0, err
+	}
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, type, user_id FROM webhook_events WHERE NOT fanned_out ORDER BY id LIMIT $1 FOR UPDATE`, limit)
+			SELECT id, type, user_id FROM webhook_events e
+			WHERE NOT fanned_out AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.xact = e.xact)
+			ORDER BY id LIMIT $1 FOR UPDATE`, limit)
 		if err != nil {
 			return err
 		}
