@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export SESSIONGW_TEST_DATABASE_URL ?= postgres://sessiongw:sessiongw@127.0.0.1:5432/sessiongw_test?sslmode=disable
 export SESSIONGW_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test test-unit test-short chaos fuzz bench vet fmt services clean screenshots client-deps
+.PHONY: all build run test test-unit test-short chaos fuzz bench bench-peers vet fmt services clean screenshots client-deps
 
 all: build
 
@@ -60,6 +60,19 @@ bench: services
 	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
 	$(GO) run ./cmd/sessiongw-bench -out BENCHMARKS.md -profile artifacts/profiles
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/gateway/ ./internal/session/ ./internal/redis/ ./client/
+
+## bench-peers: oauth2-proxy's /oauth2/auth (pinned version, Redis session store, a local mock OIDC
+## provider) beside /v1/auth, direct and through the same nginx; writes its section of BENCHMARKS.md.
+## oauth2-proxy is built from the Go module proxy into bin/tools (once), mockidp from tools/mockidp.
+OAUTH2_PROXY_VERSION := v7.15.6
+TOOLS := $(CURDIR)/bin/tools
+bench-peers: services
+	@missing=""; for p in wrk nginx; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	 [ -z "$$missing" ] || scripts/apt-install.sh $$missing
+	@$(GO) version -m $(TOOLS)/oauth2-proxy 2>/dev/null | grep -q 'mod.*oauth2-proxy/v7.*$(OAUTH2_PROXY_VERSION)' || \
+	 GOBIN=$(TOOLS) $(GO) install github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION)
+	$(GO) build -C tools/mockidp -o $(TOOLS)/mockidp .
+	$(GO) run ./cmd/sessiongw-bench -peers -sessions 1000 -tools $(TOOLS) -out BENCHMARKS.md
 
 ## screenshots: refresh the README's pictures of the devices page (docs/images)
 screenshots: services client-deps

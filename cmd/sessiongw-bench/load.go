@@ -13,19 +13,24 @@ import (
 	"time"
 )
 
-// wrkScript sends GET /v1/auth with a bearer token drawn at random from the
-// file in $TOKENS (or none), and prints one BENCH line with the results.
+// wrkScript sends GET $REQ_PATH (/v1/auth) with a token drawn at random
+// from the file in $TOKENS (or none) in the header $REQ_HEADER
+// (Authorization) after $REQ_PREFIX ("Bearer "), and prints one BENCH line
+// with the results.
 const wrkScript = `
 local tokens = {}
 local f = os.getenv("TOKENS")
 if f ~= nil and f ~= "" then
   for line in io.lines(f) do tokens[#tokens + 1] = line end
 end
+local path = os.getenv("REQ_PATH") or "/v1/auth"
+local header = os.getenv("REQ_HEADER") or "Authorization"
+local prefix = os.getenv("REQ_PREFIX") or "Bearer "
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
 request = function()
-  if #tokens == 0 then return wrk.format("GET", "/v1/auth") end
+  if #tokens == 0 then return wrk.format("GET", path) end
   local t = tokens[math.random(#tokens)]
-  return wrk.format("GET", "/v1/auth", {["Authorization"] = "Bearer " .. t})
+  return wrk.format("GET", path, {[header] = prefix .. t})
 end
 done = function(summary, latency, requests)
   io.write(string.format("BENCH %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
@@ -80,8 +85,20 @@ func (b *bench) flood(ctx context.Context, url string, connections int, d time.D
 	return cmd.Run()
 }
 
+// wrkReq is what each request of a load carries: its path, and the header
+// a token goes in, after a prefix.
+type wrkReq struct{ path, header, prefix string }
+
+// bearer is GET /v1/auth with Authorization: Bearer <token>.
+var bearer = wrkReq{"/v1/auth", "Authorization", "Bearer "}
+
 // load runs wrk against url with the given token file ("" for none).
 func (b *bench) load(ctx context.Context, url, tokens string, connections int, d time.Duration) (result, error) {
+	return b.loadReq(ctx, url, tokens, bearer, connections, d)
+}
+
+// loadReq is load with requests shaped by req.
+func (b *bench) loadReq(ctx context.Context, url, tokens string, req wrkReq, connections int, d time.Duration) (result, error) {
 	script, err := os.CreateTemp(b.tokenDir, "script-*.lua")
 	if err != nil {
 		return result{}, err
@@ -91,7 +108,7 @@ func (b *bench) load(ctx context.Context, url, tokens string, connections int, d
 	threads := "2"
 	cmd := exec.CommandContext(ctx, "wrk", "-t", threads, "-c", strconv.Itoa(connections),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Seconds()))), "-s", script.Name(), url+"/v1/auth")
-	cmd.Env = append(os.Environ(), "TOKENS="+tokens)
+	cmd.Env = append(os.Environ(), "TOKENS="+tokens, "REQ_PATH="+req.path, "REQ_HEADER="+req.header, "REQ_PREFIX="+req.prefix)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	before := cpuTime()

@@ -16,6 +16,12 @@ import (
 // addresses pointed at authAddr (sessiongw, or the ceiling handler for the
 // baseline) and appAddr. It returns the base URL and a stop function.
 func (b *bench) startNginx(authAddr, appAddr string) (string, func(), error) {
+	return b.startNginxAuth(authAddr, "/v1/auth", appAddr)
+}
+
+// startNginxAuth is startNginx with the auth subrequests sent to authPath
+// (a peer's endpoint) instead of /v1/auth; nothing else changes.
+func (b *bench) startNginxAuth(authAddr, authPath, appAddr string) (string, func(), error) {
 	site, err := os.ReadFile(b.o.nginxConf)
 	if err != nil {
 		return "", nil, err
@@ -30,7 +36,8 @@ func (b *bench) startNginx(authAddr, appAddr string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	conf := strings.NewReplacer("127.0.0.1:8080", authAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8000", listen).Replace(string(site))
+	conf := strings.NewReplacer("127.0.0.1:8080", authAddr, "127.0.0.1:3000", appAddr, "127.0.0.1:8000", listen,
+		"http://sessiongw/v1/auth", "http://sessiongw"+authPath).Replace(string(site))
 	stop, err := nginxrun.Start(dir, conf, listen)
 	if err != nil {
 		return "", nil, err

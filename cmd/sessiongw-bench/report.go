@@ -10,12 +10,16 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Micros
 
 func (b *bench) report(rows []row, args []string) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "# sessiongw benchmarks\n\n")
+	title, target := "# sessiongw benchmarks", "make bench"
+	if b.o.peers {
+		title, target = "## Beside a peer: oauth2-proxy", "make bench-peers"
+	}
+	fmt.Fprintf(&sb, "%s\n\n", title)
 	fmt.Fprintf(&sb, "Machine: %s. Load: wrk, %d connections, %s per measurement, over loopback; "+
 		"wrk and the servers share the machine (nothing pinned), so read the ratios, not the absolute numbers: "+
 		"each scenario and its baseline run in the same process in %d alternating rounds (latency columns: the median round).\n\n",
 		machine(), b.o.connections, b.o.duration, b.rounds())
-	fmt.Fprintf(&sb, "Command: `make bench` (`go run ./cmd/sessiongw-bench %s`), %s.\n\n", strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&sb, "Command: `%s` (`go run ./cmd/sessiongw-bench %s`), %s.\n\n", target, strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	if b.o.profileDir != "" {
 		fmt.Fprintf(&sb, "CPU and allocation profiles of both sides of each comparison are written to `%s/` "+
 			"(not committed: run `make bench` to regenerate them; compare with `go tool pprof -diff_base NAME.baseline.cpu.pprof NAME.cpu.pprof`).\n\n", b.o.profileDir)

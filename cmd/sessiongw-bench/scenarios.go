@@ -31,6 +31,9 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	if b.o.writesOnly {
 		return b.writeRows(ctx)
 	}
+	if b.o.peers {
+		return b.peerRows(ctx)
+	}
 	var rows []row
 	all, err := b.tokenFile(len(b.tokens))
 	if err != nil {
