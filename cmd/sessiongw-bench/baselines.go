@@ -11,8 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/sessiongw/sessiongw/internal/redis"
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/sessioncodec"
 )
 
 // The baselines are the ceilings each scenario is compared with: bare Echo
@@ -41,7 +41,7 @@ func ceilingHandler() http.Handler {
 
 // redisGetHandler: one go-redis GET of a value the size of a cached session.
 func redisGetHandler(ctx context.Context, rdb *goredis.Client, key string, r session.Restored) (http.Handler, error) {
-	v, err := redis.Encode(r)
+	v, err := sessioncodec.Encode(r)
 	if err != nil {
 		return nil, err
 	}

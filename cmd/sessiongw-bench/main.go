@@ -40,6 +40,7 @@ type options struct {
 	warmOnly    bool   // only the warm-cache pair (for iterating on the hot path)
 	writesOnly  bool   // only the logins and logouts rows (for iterating on the write path)
 	peers       bool   // only the peer comparison (make bench-peers)
+	cached      int    // sessions in the many-cached row
 	tools       string // where make bench-peers installed oauth2-proxy and mockidp
 }
 
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&o.out, "out", "", "also write the report to this file (BENCHMARKS.md)")
 	fs.StringVar(&o.nginxConf, "nginx-conf", "deploy/nginx/sessiongw.conf", "the nginx configuration measured in the nginx scenario")
 	fs.StringVar(&o.profileDir, "profile", "", "write pprof CPU and allocation profiles of each gateway measurement into this directory")
+	fs.IntVar(&o.cached, "cached", 1_000_000, "sessions cached in process in the many-sessions row")
 	fs.BoolVar(&o.peers, "peers", false, "measure oauth2-proxy's /oauth2/auth beside /v1/auth, direct and through nginx (make bench-peers; needs -tools)")
 	fs.StringVar(&o.tools, "tools", "bin/tools", "directory holding the oauth2-proxy and mockidp binaries (make bench-peers installs them)")
 	fs.BoolVar(&o.writesOnly, "writes-only", false, "measure only the logins and logouts rows (quick iterations on the write path; the report is partial)")

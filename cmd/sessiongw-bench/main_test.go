@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongw/sessiongw/internal/localcache"
 	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
 	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
 )
@@ -22,7 +23,7 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	}
 	redisURL, _ := redistest.New(t)
 	o := options{databaseURL: pgtest.New(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000,
-		nginxConf: "../../deploy/nginx/sessiongw.conf"}
+		nginxConf: "../../deploy/nginx/sessiongw.conf", cached: localcache.HotMax + 20_000} // the compact tier in use
 	ctx := context.Background()
 	b, err := newBench(ctx, o)
 	if err != nil {
@@ -33,8 +34,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 22 {
-		t.Fatalf("rows = %d; want 22", len(rows))
+	if len(rows) != 24 {
+		t.Fatalf("rows = %d; want 24", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
@@ -113,7 +114,12 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 			t.Errorf("%s: %d requests, %d errors", rows[i].name, r.requests, r.non2xx)
 		}
 	}
-	if q, d := rows[21].res.pgQueries, rows[21].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	// Many cached sessions: every answer from the in-process cache.
+	if r := rows[22].res; !rows[21].isBaseline || r.requests == 0 || r.pgQueries != 0 || r.redisCalls != 0 || r.gatewayAuths < r.requests ||
+		!strings.Contains(rows[22].note, "bytes of live heap") {
+		t.Errorf("many cached: %d requests, %d Postgres queries, %d Redis commands, %d answers; note %q", r.requests, r.pgQueries, r.redisCalls, r.gatewayAuths, rows[22].note)
+	}
+	if q, d := rows[23].res.pgQueries, rows[23].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

@@ -227,7 +227,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Metrics: g.metrics.Handler(), Recorder: g.metrics, Logger: log, Tracer: g.tracer(),
 		Draining: g.draining.Load, TrustedProxies: cfg.TrustedProxies, AuthHeaders: cfg.AuthHeaders,
 		Redirect: httpapi.RedirectConfig{LoginURL: cfg.LoginURL, AllowedHosts: cfg.RedirectAllowedHosts},
-		UI:       devicesPage, IdentityCacheSize: cfg.LocalCacheSize,
+		UI:       devicesPage, IdentityCacheSize: min(cfg.LocalCacheSize, localcache.HotMax),
 		NearCaches: g.hub, NearCacheToken: cfg.NearCacheToken,
 		Backchannel: g.backchannel(cfg), IdentityJWT: signer,
 	})
@@ -261,6 +261,10 @@ func (g *Gateway) Pool() *pgxpool.Pool { return g.pool }
 
 // Batcher returns the activity batcher.
 func (g *Gateway) Batcher() *activity.Batcher { return g.batcher }
+
+// LocalCache is the in-process cache (nil when SESSIONGW_LOCAL_CACHE_TTL is
+// 0), for benchmarks that fill it directly.
+func (g *Gateway) LocalCache() *localcache.Cache { return g.local }
 
 // Subscribed is closed once the invalidation subscription is established.
 func (g *Gateway) Subscribed() <-chan struct{} { return g.ready }

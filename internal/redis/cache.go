@@ -16,6 +16,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/sessioncodec"
 )
 
 // Cache implements session.SharedCache with leased fills: a lookup that
@@ -148,7 +149,7 @@ func (c *Cache) Get(ctx context.Context, h session.Hash) (session.Restored, bool
 
 // decode parses an entry; one that does not decode is removed and missed.
 func (c *Cache) decode(ctx context.Context, key, v string) (session.Restored, bool, error) {
-	r, err := decodeString(v)
+	r, err := sessioncodec.DecodeString(v)
 	if err != nil {
 		c.rdb.Del(ctx, key)
 		return session.Restored{}, false, nil
@@ -162,7 +163,7 @@ func (c *Cache) Fill(ctx context.Context, h session.Hash, lease session.Lease, r
 	if lease == "" {
 		return false, nil
 	}
-	b, err := Encode(r)
+	b, err := sessioncodec.Encode(r)
 	if err != nil {
 		return false, fmt.Errorf("redis: encode: %w", err)
 	}

@@ -1,4 +1,7 @@
-package redis
+// Package sessioncodec is the compact binary form of a cached session and
+// its user, shared by the Redis cache and the in-process cache's compact
+// tier.
+package sessioncodec
 
 import (
 	"encoding/binary"
@@ -35,14 +38,14 @@ const (
 	flagAPIToken
 )
 
-var errEntry = errors.New("redis: cached entry does not decode")
+var errEntry = errors.New("sessioncodec: cached entry does not decode")
 
 // Encode returns the cached form of r.
 func Encode(r session.Restored) ([]byte, error) {
 	s, u := r.Session, r.User
 	id, err := uuid.Parse(s.ID)
 	if err != nil {
-		return nil, errors.New("redis: session id is not a UUID")
+		return nil, errors.New("sessioncodec: session id is not a UUID")
 	}
 	created := s.CreatedAt.UnixMicro()
 	b := make([]byte, 0, 64+len(u.ID)+len(s.IPAddress)+len(s.UserAgent)+len(u.Username)+len(u.Email)+8*len(u.Roles))
@@ -83,12 +86,12 @@ func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// Decode parses the cached form.
-func Decode(b []byte) (session.Restored, error) { return decodeString(string(b)) }
+// Decode parses the cached form (copying what it keeps).
+func Decode(b []byte) (session.Restored, error) { return DecodeString(string(b)) }
 
-// decodeString parses the cached form as go-redis returns it; the strings of
-// the result share v's memory (no copies).
-func decodeString(v string) (session.Restored, error) {
+// DecodeString parses the cached form as go-redis returns it; the strings
+// of the result share v's memory (no copies).
+func DecodeString(v string) (session.Restored, error) {
 	d := decoder{v: v}
 	if d.byte() != codecVersion {
 		return session.Restored{}, errEntry
