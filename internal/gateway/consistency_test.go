@@ -169,7 +169,18 @@ func TestPropertyLookupAfterRevokeDoesNotJoinOlderOne(t *testing.T) {
 // held it a moment before.
 func TestPropertyRevocationIsImmediateEverywhere(t *testing.T) {
 	t.Parallel()
-	reps := startReplicas(t, 3)
+	revocationIsImmediate(t, startReplicas(t, 3), "revocation immediate on every replica")
+}
+
+// TestPropertyRevocationIsImmediateFromTheCompactTier: the same with the
+// in-process caches' decoded tiers one session small, so that the copies
+// revoked are served (and promoted) from the compact tier.
+func TestPropertyRevocationIsImmediateFromTheCompactTier(t *testing.T) {
+	t.Parallel()
+	revocationIsImmediate(t, startReplicasWith(t, 3, gateway.Options{LocalCacheHot: 1}), "revocation immediate, compact in-process tier")
+}
+
+func revocationIsImmediate(t *testing.T, reps []*testenv.Replica, property string) {
 	base := reps[0].URL
 	user(t, base, 1, "alice")
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -204,7 +215,7 @@ func TestPropertyRevocationIsImmediateEverywhere(t *testing.T) {
 		}
 		testenv.Do(t, http.MethodDelete, base+"/v1/session", nil, testenv.Bearer(keep)...)
 	}
-	testenv.Report(t, "revocation immediate on every replica", trials, violations)
+	testenv.Report(t, property, trials, violations)
 }
 
 // TestPropertyDeactivationIsImmediateEverywhere (property 2): the same for

@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,10 @@ type Options struct {
 	// WebhookFirstRetry shortens the first webhook retry wait (tests;
 	// default 5s).
 	WebhookFirstRetry time.Duration
+	// LocalCacheHot sizes the in-process cache's decoded tier (tests set
+	// it small so that sessions are served from the compact tier; default
+	// localcache.HotMax).
+	LocalCacheHot int
 }
 
 // Gateway is one running replica.
@@ -170,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	g.batcher = activity.New(g.store, o.ActivityInterval, o.ActivityMinGap, log, g.metrics.ActivityFlushed)
 	var local session.LocalCache
 	if cfg.LocalCacheTTL > 0 {
-		g.local = localcache.New(cfg.LocalCacheSize)
+		g.local = localcache.NewSized(cfg.LocalCacheSize, cmp.Or(o.LocalCacheHot, localcache.HotMax))
 		local = g.local
 	}
 	var limiter session.Limiter

@@ -17,11 +17,16 @@ import (
 // because its copy expired.
 func startReplicas(t *testing.T, n int) []*testenv.Replica {
 	t.Helper()
+	return startReplicasWith(t, n, gateway.Options{})
+}
+
+func startReplicasWith(t *testing.T, n int, o gateway.Options) []*testenv.Replica {
+	t.Helper()
 	cfg := testenv.Config(t)
 	cfg.LocalCacheTTL = time.Minute
 	reps := make([]*testenv.Replica, n)
 	for i := range reps {
-		reps[i] = testenv.Start(t, cfg, gateway.Options{})
+		reps[i] = testenv.Start(t, cfg, o)
 	}
 	return reps
 }

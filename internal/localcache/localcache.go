@@ -52,9 +52,11 @@ type item struct {
 var _ session.LocalCache = (*Cache)(nil)
 
 // New returns a cache holding at most maxEntries sessions.
-func New(maxEntries int) *Cache { return newCache(maxEntries, HotMax) }
+func New(maxEntries int) *Cache { return NewSized(maxEntries, HotMax) }
 
-func newCache(maxEntries, hotMax int) *Cache {
+// NewSized is New with a decoded tier of at most hotMax sessions (tests
+// make it small to exercise the compact tier).
+func NewSized(maxEntries, hotMax int) *Cache {
 	c := &Cache{
 		hot: otter.Must(&otter.Options[session.Hash, item]{
 			MaximumSize: min(maxEntries, hotMax),
