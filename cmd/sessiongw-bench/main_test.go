@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,8 +35,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 24 {
-		t.Fatalf("rows = %d; want 24", len(rows))
+	if len(rows) != 25 {
+		t.Fatalf("rows = %d; want 25", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
@@ -114,12 +115,18 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 			t.Errorf("%s: %d requests, %d errors", rows[i].name, r.requests, r.non2xx)
 		}
 	}
-	// Many cached sessions: every answer from the in-process cache.
-	if r := rows[22].res; !rows[21].isBaseline || r.requests == 0 || r.pgQueries != 0 || r.redisCalls != 0 || r.gatewayAuths < r.requests ||
-		!strings.Contains(rows[22].note, "bytes of live heap") {
-		t.Errorf("many cached: %d requests, %d Postgres queries, %d Redis commands, %d answers; note %q", r.requests, r.pgQueries, r.redisCalls, r.gatewayAuths, rows[22].note)
+	// Activity at scale: every session's activity written, no statement
+	// failed.
+	if n := rows[21].res.requests; n < int64(o.sessions)/2 || !strings.Contains(rows[21].note, fmt.Sprintf("%d of %d sessions had last_activity_at written", n, n)) ||
+		!strings.Contains(rows[21].note, ", 0 failed") {
+		t.Errorf("activity at scale (%d sessions): %s; want every one written and no failure", n, rows[21].note)
 	}
-	if q, d := rows[23].res.pgQueries, rows[23].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	// Many cached sessions: every answer from the in-process cache.
+	if r := rows[23].res; !rows[22].isBaseline || r.requests == 0 || r.pgQueries != 0 || r.redisCalls != 0 || r.gatewayAuths < r.requests ||
+		!strings.Contains(rows[23].note, "bytes of live heap") {
+		t.Errorf("many cached: %d requests, %d Postgres queries, %d Redis commands, %d answers; note %q", r.requests, r.pgQueries, r.redisCalls, r.gatewayAuths, rows[23].note)
+	}
+	if q, d := rows[24].res.pgQueries, rows[24].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

@@ -177,7 +177,15 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	}
 	rows = append(rows, writeRows...)
 
-	// 8. Many sessions cached on one replica.
+	// 8. Activity at scale: every session validated once over three
+	// replicas, its activity written within two batch intervals.
+	actRows, err := b.activityRows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, actRows...)
+
+	// 8b. Many sessions cached on one replica.
 	manyRows, err := b.manyCachedRows(ctx)
 	if err != nil {
 		return nil, err

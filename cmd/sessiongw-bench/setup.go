@@ -146,15 +146,23 @@ func (b *bench) close() {
 
 // counters count what one gateway sends to Postgres and Redis.
 type counters struct {
-	pgQueries     atomic.Int64 // session lookups
-	pgRoundTrips  atomic.Int64 // every statement, pipeline and COPY (background loops included)
-	redisCommands atomic.Int64
-	distinct      sync.Map // session hashes looked up in Postgres
-	distinctN     atomic.Int64
+	pgQueries    atomic.Int64 // session lookups
+	pgRoundTrips atomic.Int64 // every statement, pipeline and COPY (background loops included)
+	// The activity batch's statements: how many, how many failed, and the
+	// longest (nanoseconds).
+	touchStmts, touchErrs, touchMax atomic.Int64
+	redisCommands                   atomic.Int64
+	distinct                        sync.Map // session hashes looked up in Postgres
+	distinctN                       atomic.Int64
 }
+
+type touchStart struct{}
 
 func (c *counters) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.pgRoundTrips.Add(1)
+	if strings.Contains(d.SQL, "UPDATE sessions s SET last_activity_at = v.at") {
+		ctx = context.WithValue(ctx, touchStart{}, time.Now())
+	}
 	if strings.Contains(d.SQL, "FROM sessions s JOIN users u") {
 		c.pgQueries.Add(1)
 		if len(d.Args) > 0 {
@@ -167,7 +175,21 @@ func (c *counters) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 	}
 	return ctx
 }
-func (c *counters) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *counters) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if t0, ok := ctx.Value(touchStart{}).(time.Time); ok {
+		c.touchStmts.Add(1)
+		if d.Err != nil {
+			c.touchErrs.Add(1)
+		}
+		took := int64(time.Since(t0))
+		for {
+			m := c.touchMax.Load()
+			if took <= m || c.touchMax.CompareAndSwap(m, took) {
+				break
+			}
+		}
+	}
+}
 
 // A pipeline (pgx.Batch) and a COPY are one round trip each.
 func (c *counters) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
