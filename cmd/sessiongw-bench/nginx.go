@@ -45,21 +45,27 @@ func (b *bench) startNginxAuth(authAddr, authPath, appAddr string) (string, func
 	return "http://" + listen, stop, nil
 }
 
+// countingApp serves the ceiling handler as the app behind nginx and
+// counts the requests that reach it (each one nginx authorised).
+func countingApp() (addr string, hits *atomic.Int64, stop func(), err error) {
+	hits = new(atomic.Int64)
+	ceiling := ceilingHandler()
+	url, stop, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		ceiling.ServeHTTP(w, r)
+	}))
+	return strings.TrimPrefix(url, "http://"), hits, stop, err
+}
+
 // throughNginx measures /v1/auth behind nginx auth_request: first nginx in
 // front of the ceiling handler (auth and app), then the same configuration
 // with sessiongw answering the auth subrequests.
 func (b *bench) throughNginx(ctx context.Context, gw *gatewayUnderTest, tokens string) ([]row, error) {
-	var appHits atomic.Int64
-	ceiling := ceilingHandler()
-	appURL, stopApp, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		appHits.Add(1)
-		ceiling.ServeHTTP(w, r)
-	}))
+	appAddr, appHits, stopApp, err := countingApp()
 	if err != nil {
 		return nil, err
 	}
 	defer stopApp()
-	appAddr := strings.TrimPrefix(appURL, "http://")
 
 	base, stopBase, err := b.startNginx(appAddr, appAddr)
 	if err != nil {

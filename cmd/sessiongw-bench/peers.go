@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -231,20 +230,6 @@ func (p *peer) login(ctx context.Context) (string, error) {
 	return "", errors.New("oauth2-proxy login set no _oauth2_proxy cookie")
 }
 
-// authStatusWith is GET url with one header.
-func authStatusWith(ctx context.Context, url, header, value string) int {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if header != "" {
-		req.Header.Set(header, value)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // peerRows measures oauth2-proxy's /oauth2/auth (the baseline rows) and
 // sessiongw's /v1/auth, direct and through nginx.
 func (b *bench) peerRows(ctx context.Context) ([]row, error) {
@@ -261,10 +246,10 @@ func (b *bench) peerRows(ctx context.Context) ([]row, error) {
 		}
 	}
 	// Both sides answer what they should before anything is measured.
-	if st := authStatusWith(ctx, p.url+"/oauth2/auth", "Cookie", cookies[0]); st != http.StatusAccepted {
+	if st := statusOf(ctx, http.DefaultClient, p.url+"/oauth2/auth", "Cookie", cookies[0]); st != http.StatusAccepted {
 		return nil, fmt.Errorf("oauth2-proxy /oauth2/auth with a session cookie: %d, want 202", st)
 	}
-	if st := authStatusWith(ctx, p.url+"/oauth2/auth", "", ""); st != http.StatusUnauthorized {
+	if st := statusOf(ctx, http.DefaultClient, p.url+"/oauth2/auth", "", ""); st != http.StatusUnauthorized {
 		return nil, fmt.Errorf("oauth2-proxy /oauth2/auth without a cookie: %d, want 401", st)
 	}
 	cookieFile := filepath.Join(b.tokenDir, "peer-cookies.txt")
@@ -297,17 +282,11 @@ func (b *bench) peerRows(ctx context.Context) ([]row, error) {
 	}
 
 	fmt.Fprintln(os.Stderr, "peers: nginx")
-	var appHits atomic.Int64
-	ceiling := ceilingHandler()
-	appURL, stopApp, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		appHits.Add(1)
-		ceiling.ServeHTTP(w, r)
-	}))
+	appAddr, appHits, stopApp, err := countingApp()
 	if err != nil {
 		return nil, err
 	}
 	defer stopApp()
-	appAddr := strings.TrimPrefix(appURL, "http://")
 	peerNginx, stopPeerNginx, err := b.startNginxAuth(strings.TrimPrefix(p.url, "http://"), "/oauth2/auth", appAddr)
 	if err != nil {
 		return nil, err

@@ -243,8 +243,16 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 }
 
 func authStatus(ctx context.Context, c *http.Client, base, tok string) int {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/auth", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
+	return statusOf(ctx, c, base+"/v1/auth", "Authorization", "Bearer "+tok)
+}
+
+// statusOf is the status of GET url with one header (none when header is
+// empty); 0 when no answer came.
+func statusOf(ctx context.Context, c *http.Client, url, header, value string) int {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if header != "" {
+		req.Header.Set(header, value)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0
