@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/session"
 )
 
 // Serving: the HTTP server, the background loops, and the ordered shutdown.
@@ -42,7 +43,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { g.svc.RunRelay(bg, time.Second) })
 	wg.Go(func() {
 		postgres.Listen(bg, g.pool, g.log,
-			func(id int64) { g.svc.HandleNotify(bg, id) },
+			func(id int64, inv *session.Invalidation) { g.svc.HandleNotify(bg, id, inv) },
 			// Notifications sent while disconnected are lost.
 			func() { g.svc.HandleFlush(); g.svc.WakeRelay() })
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,10 +139,33 @@ func NotifyChannel(schema string) string {
 	return "sgw_" + hex.EncodeToString(sum[:])
 }
 
+// parseNotify reads an outbox NOTIFY payload: "<id>", or "<id>:<hex>,…"
+// when it carries the entry's hashes (then inv is not nil).
+func parseNotify(payload string) (id int64, inv *session.Invalidation, err error) {
+	idPart, list, withHashes := strings.Cut(payload, ":")
+	if id, err = strconv.ParseInt(idPart, 10, 64); err != nil {
+		return 0, nil, fmt.Errorf("postgres: outbox notification %q: %w", payload, err)
+	}
+	if !withHashes {
+		return id, nil, nil
+	}
+	inv = &session.Invalidation{}
+	for item := range strings.SplitSeq(list, ",") {
+		h, err := session.ParseHash(item)
+		if err != nil {
+			return 0, nil, fmt.Errorf("postgres: outbox notification %d: %w", id, err)
+		}
+		inv.Hashes = append(inv.Hashes, h)
+	}
+	return id, inv, nil
+}
+
 // Listen receives the outbox NOTIFYs on a dedicated connection until ctx
-// ends, reconnecting after failures. onReset runs on every (re)connection,
-// since notifications sent while disconnected are lost.
-func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, onNotify func(id int64), onReset func()) {
+// ends, reconnecting after failures. onNotify gets the entry's id and, when
+// the notification carried them, its hashes (nil: read the entry). onReset
+// runs on every (re)connection, since notifications sent while
+// disconnected are lost.
+func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, onNotify func(id int64, inv *session.Invalidation), onReset func()) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := listenOnce(ctx, pool, onNotify, onReset)
@@ -158,7 +182,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, onNotify 
 	}
 }
 
-func listenOnce(ctx context.Context, pool *pgxpool.Pool, onNotify func(id int64), onReset func()) error {
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, onNotify func(id int64, inv *session.Invalidation), onReset func()) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -179,10 +203,10 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, onNotify func(id int64)
 		if err != nil {
 			return err
 		}
-		id, err := strconv.ParseInt(n.Payload, 10, 64)
+		id, inv, err := parseNotify(n.Payload)
 		if err != nil {
-			return fmt.Errorf("postgres: outbox notification %q: %w", n.Payload, err)
+			return err // reconnecting flushes: we cannot tell what changed
 		}
-		onNotify(id)
+		onNotify(id, inv)
 	}
 }

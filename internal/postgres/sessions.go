@@ -55,6 +55,20 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 	if n.AuthenticatedAt.IsZero() {
 		n.AuthenticatedAt = n.CreatedAt
 	}
+	client := session.Client{IP: n.IPAddress, UserAgent: n.UserAgent}
+	if n.Kind == session.KindAPIToken || s.knows(n.UserID, client) {
+		// The common login: one statement, unless the user has a limit to
+		// apply (or is missing or inactive), which the full path handles.
+		if ss, ok, err := s.createAtOnce(ctx, n, limit); ok || err != nil {
+			if isUniqueViolation(err) {
+				return session.Session{}, nil, &session.ConflictError{Reason: "session already exists"}
+			}
+			if err != nil {
+				return session.Session{}, nil, interpret("create session", err)
+			}
+			return ss, nil, nil
+		}
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var override *int
 		if err := tx.QueryRow(ctx, `SELECT max_sessions FROM users WHERE id = $1 AND is_active FOR NO KEY UPDATE`, n.UserID).Scan(&override); err != nil {
@@ -84,17 +98,11 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
 			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid).
 			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
-		made := session.Session{ID: n.ID, UserID: n.UserID, ExpiresAt: n.ExpiresAt, RememberMe: n.RememberMe, TokenName: n.Name}
-		client := session.Client{IP: n.IPAddress, UserAgent: n.UserAgent}
 		var seen seenDevices
 		// Devices this replica saw the user use within the hour are not
 		// new and not written again (as for activity).
 		devices := n.Kind != session.KindAPIToken && !s.knows(n.UserID, client)
-		if n.Kind == session.KindAPIToken {
-			queueAudit(ctx, b, session.APITokenCreatedEntry(made))
-		} else {
-			queueAudit(ctx, b, session.SessionCreatedEntry(made))
-		}
+		queueAudit(ctx, b, createdEntry(n))
 		if devices {
 			b.Queue(devicesSQL, deviceArgs(n.UserID, client, n.CreatedAt)...).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&seen.known, &seen.fresh) })
@@ -125,6 +133,59 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 		s.remember(ss.UserID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent})
 	}
 	return ss, evicted, nil
+}
+
+// createdEntry is the audit record of creating n.
+func createdEntry(n session.NewSession) session.AuditEntry {
+	made := session.Session{ID: n.ID, UserID: n.UserID, ExpiresAt: n.ExpiresAt, RememberMe: n.RememberMe, TokenName: n.Name}
+	if n.Kind == session.KindAPIToken {
+		return session.APITokenCreatedEntry(made)
+	}
+	return session.SessionCreatedEntry(made)
+}
+
+// createAtOnce inserts n and its audit record in one statement (one round
+// trip, its own transaction) when there is no session limit to apply: the
+// user's row is locked FOR NO KEY UPDATE only if the user is active and
+// without a limit for this kind of session. ok false (and no error) means
+// nothing was written: the user is missing, inactive, or has a limit.
+func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
+	var iss, sub, sid *string
+	if n.OIDC != nil {
+		iss, sub = &n.OIDC.Issuer, &n.OIDC.Subject
+		if n.OIDC.SessionID != "" {
+			sid = &n.OIDC.SessionID
+		}
+	}
+	args := []any{n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
+		n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid, limit.Default}
+	args = append(args, auditArgs(ctx, createdEntry(n))...)
+	ss, err := scanSession(s.pool.QueryRow(ctx, `
+		WITH u AS (
+			SELECT 1 FROM users WHERE id = $3 AND is_active
+			AND NOT ($11::text = 'session' AND coalesce(max_sessions, $17::int) > 0)
+			FOR NO KEY UPDATE),
+		ins AS (
+			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
+				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)
+			SELECT $1::bytea, $2::uuid, $3::text, $4::timestamptz, $5::timestamptz, $4::timestamptz, $6::text, $6::text,
+				$7::text, $8::bool, $9::timestamptz, $10::text[], $11::text, $12::text, $13::text[], $14::text, $15::text, $16::text
+			FROM u
+			RETURNING `+sessionCols+`),
+		a AS (
+			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
+			SELECT $18::text, $19::text, $20::uuid, $21::text, $22::text, $23::text, $24::text, $25::uuid FROM ins)
+		SELECT `+sessionCols+` FROM ins`, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return session.Session{}, false, nil
+	}
+	if err != nil {
+		return session.Session{}, false, err
+	}
+	if !ss.IsAPIToken() {
+		s.remember(ss.UserID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent})
+	}
+	return ss, true, nil
 }
 
 // makeRoom applies the session limit before a new session of userID is
@@ -205,29 +266,29 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 	return r, nil
 }
 
-// DeleteSession implements session.Store (logout).
+// DeleteSession implements session.Store (logout). The reason, the delete
+// and its audit record go in one round trip, in one implicit transaction (a
+// pipeline ends with one Sync): the record is made from the deleted row.
 func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
 	found := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var userID string
-		var id uuid.UUID
-		b := &pgx.Batch{} // the reason and the delete in one round trip
-		queueReason(b, webhook.ReasonLogout)
-		b.Queue(`DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id`, h[:]).
-			QueryRow(func(row pgx.Row) error {
-				err := row.Scan(&userID, &id)
-				found = err == nil
-				if errors.Is(err, pgx.ErrNoRows) {
-					return nil
-				}
-				return err
-			})
-		if err := tx.SendBatch(ctx, b).Close(); err != nil || !found {
+	e := auditArgs(ctx, session.LogoutEntry("", ""))
+	b := &pgx.Batch{}
+	queueReason(b, webhook.ReasonLogout)
+	b.Queue(`
+		WITH d AS (
+			DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id),
+		a AS (
+			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
+			SELECT $2::text, d.user_id, d.public_id, $3::text, $4::text, $5::text, $6::text, d.public_id FROM d)
+		SELECT true FROM d`, h[:], e[0], e[3], e[4], e[5], e[6]).
+		QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&found)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
 			return err
-		}
-		return appendAudit(ctx, tx, session.LogoutEntry(userID, id.String()))
-	})
-	if err != nil {
+		})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return false, interpret("delete session", err)
 	}
 	return found, nil

@@ -84,13 +84,21 @@ func (s *Service) HandleSubscriptionReset() {
 }
 
 // HandleNotify handles a Postgres NOTIFY for outbox entry id: the second,
-// independent path by which a replica hears of an invalidation.
-func (s *Service) HandleNotify(ctx context.Context, id int64) {
+// independent path by which a replica hears of an invalidation. carried is
+// what the notification named, or nil when the entry must be read (a large
+// change, or every session).
+func (s *Service) HandleNotify(ctx context.Context, id int64, carried *Invalidation) {
 	s.WakeRelay()
 	if s.outbox == nil {
 		return
 	}
-	inv, err := s.outbox.OutboxEntry(ctx, id)
+	var inv Invalidation
+	var err error
+	if carried != nil {
+		inv = *carried
+	} else {
+		inv, err = s.outbox.OutboxEntry(ctx, id)
+	}
 	if err != nil {
 		// We cannot tell what changed: drop everything to be safe.
 		s.log.Warn("outbox entry unreadable; flushing the in-process cache", "id", id, "err", err)

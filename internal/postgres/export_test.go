@@ -1,0 +1,4 @@
+package postgres
+
+// ParseNotify is parseNotify, for the external tests.
+var ParseNotify = parseNotify

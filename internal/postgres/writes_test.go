@@ -1,0 +1,233 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/session"
+)
+
+// create makes a session of userID from the same client every time, so
+// after the first one the store knows the device and takes its one-statement
+// path.
+func create(t *testing.T, s *postgres.Store, userID string, limit session.Limit) (session.Token, session.Session, []session.Evicted, error) {
+	t.Helper()
+	tok, _ := session.NewToken()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ss, ev, err := s.CreateSession(context.Background(), session.NewSession{
+		Hash: tok.Hash(), ID: testenvUUID(t), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		IPAddress: "192.0.2.1", UserAgent: "ua", AuthenticatedAt: now, AMR: []string{},
+	}, limit)
+	return tok, ss, ev, err
+}
+
+func countRows(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The one-statement create must apply exactly what the full path applies:
+// a user's own limit, the default limit, an override of 0 (no limit), an
+// inactive or missing user; and every session it writes has its audit
+// record.
+func TestCreateFromAKnownDeviceKeepsEveryRule(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	ctx := context.Background()
+	two, zero := 2, 0
+	for _, u := range []session.User{
+		{ID: "limited", Username: "l", IsActive: true, Roles: []string{}, MaxSessions: &two},
+		{ID: "free", Username: "f", IsActive: true, Roles: []string{}},
+		{ID: "unlimited", Username: "u", IsActive: true, Roles: []string{}, MaxSessions: &zero},
+		{ID: "inactive", Username: "i", IsActive: true, Roles: []string{}},
+	} {
+		if _, _, _, err := s.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refuse := session.Limit{Policy: session.PolicyRefuse}
+	for i := range 3 {
+		_, _, _, err := create(t, s, "limited", refuse)
+		if i < 2 && err != nil {
+			t.Fatalf("create %d of a user with max_sessions 2: %v", i+1, err)
+		}
+		if i == 2 && !errors.Is(err, session.ErrSessionLimit) {
+			t.Fatalf("third create of a user with max_sessions 2 from a known device = %v; want ErrSessionLimit", err)
+		}
+	}
+	evict := session.Limit{Default: 2, Policy: session.PolicyEvictOldest}
+	for range 4 {
+		if _, _, _, err := create(t, s, "free", evict); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM sessions WHERE user_id = 'free'`); n != 2 {
+		t.Errorf("user under a default limit of 2 has %d sessions after 4 creates; want 2 (evicted)", n)
+	}
+	for range 4 {
+		if _, _, _, err := create(t, s, "unlimited", evict); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM sessions WHERE user_id = 'unlimited'`); n != 4 {
+		t.Errorf("user with max_sessions 0 under a default of 2 has %d sessions; want 4", n)
+	}
+	if _, _, _, err := create(t, s, "inactive", session.Limit{}); err != nil {
+		t.Fatal(err) // the device is known from here on
+	}
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "inactive", Username: "i", IsActive: false, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *session.ConflictError
+	if _, _, _, err := create(t, s, "inactive", session.Limit{}); !errors.As(err, &conflict) {
+		t.Errorf("create for an inactive user = %v; want a conflict", err)
+	}
+	if _, _, _, err := create(t, s, "missing", session.Limit{}); !errors.Is(err, session.ErrUserNotFound) {
+		t.Errorf("create for a missing user = %v; want ErrUserNotFound", err)
+	}
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sessions := countRows(t, pool, `SELECT count(*) FROM sessions`)
+	created := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1`, session.EventSessionCreated)
+	evicted := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1`, session.EventSessionEvicted)
+	if created != sessions+evicted {
+		t.Errorf("%d session_created records for %d sessions and %d evictions", created, sessions, evicted)
+	}
+}
+
+// A logout is one round trip: the delete, its audit record and its webhook
+// reason commit together, and a second logout of the same token finds
+// nothing and writes nothing.
+func TestLogoutWritesItsRecordAndReason(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	ctx := context.Background()
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (name) VALUES ('test')`); err != nil {
+		t.Fatal(err) // the triggers write events only with an endpoint configured
+	}
+	tok, ss, _, err := create(t, s, "u", session.Limit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		found, err := s.DeleteSession(ctx, tok.Hash())
+		if err != nil || found != want {
+			t.Fatalf("logout %d = %v, %v; want %v", i+1, found, err, want)
+		}
+	}
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = 'u'`,
+		session.EventSessionCleared, ss.ID); n != 1 {
+		t.Errorf("%d logout records for the session; want 1", n)
+	}
+	var reason string
+	if err := pool.QueryRow(ctx, `SELECT data->>'reason' FROM webhook_events WHERE type = 'session.revoked'`).Scan(&reason); err != nil {
+		t.Fatal(err)
+	}
+	if reason != "logout" {
+		t.Errorf("webhook reason %q; want logout", reason)
+	}
+}
+
+// The outbox NOTIFY names the hashes of a change of up to 100 sessions, so
+// replicas need not read the entry; a larger change sends the id alone.
+func TestNotifyCarriesTheHashes(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan *session.Invalidation, 10)
+	ids := make(chan int64, 10)
+	ready := make(chan struct{}, 1)
+	go postgres.Listen(ctx, pool, discard(), func(id int64, inv *session.Invalidation) { ids <- id; got <- inv },
+		func() { ready <- struct{}{} })
+	<-ready
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _, err := create(t, s, "u", session.Limit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteSession(ctx, tok.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	inv := <-got
+	if inv == nil || len(inv.Hashes) != 1 || inv.Hashes[0] != tok.Hash() {
+		t.Fatalf("NOTIFY of one logout carried %+v; want its hash", inv)
+	}
+	id := <-ids
+	stored, err := s.OutboxEntry(ctx, id)
+	if err != nil || len(stored.Hashes) != 1 || stored.Hashes[0] != tok.Hash() {
+		t.Errorf("outbox entry %d = %+v, %v; want the same hash", id, stored, err)
+	}
+	for range 101 {
+		if _, _, _, err := create(t, s, "u", session.Limit{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs, err := s.DeleteUserSessions(ctx, "u", nil)
+	if err != nil || len(hs) != 101 {
+		t.Fatalf("DeleteUserSessions = %d, %v", len(hs), err)
+	}
+	if inv := <-got; inv != nil {
+		t.Errorf("NOTIFY of 101 sessions carried %d hashes; want the id alone", len(inv.Hashes))
+	}
+	id = <-ids
+	if stored, err := s.OutboxEntry(ctx, id); err != nil || len(stored.Hashes) != 101 {
+		t.Errorf("outbox entry of 101 sessions = %d hashes, %v", len(stored.Hashes), err)
+	}
+}
+
+func TestParseNotify(t *testing.T) {
+	h := strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		payload string
+		id      int64
+		hashes  int // -1: none carried
+		bad     bool
+	}{
+		{"42", 42, -1, false},
+		{"42:" + h, 42, 1, false},
+		{"42:" + h + "," + h, 42, 2, false},
+		{"x", 0, 0, true},
+		{"42:zz", 0, 0, true},
+		{"42:", 0, 0, true},
+		{"42:" + h + ",", 0, 0, true},
+	} {
+		id, inv, err := postgres.ParseNotify(c.payload)
+		if (err != nil) != c.bad {
+			t.Errorf("ParseNotify(%q) error %v; want error %v", c.payload, err, c.bad)
+			continue
+		}
+		if c.bad {
+			continue
+		}
+		n := -1
+		if inv != nil {
+			n = len(inv.Hashes)
+		}
+		if id != c.id || n != c.hashes {
+			t.Errorf("ParseNotify(%q) = %d, %d hashes; want %d, %d", c.payload, id, n, c.id, c.hashes)
+		}
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
