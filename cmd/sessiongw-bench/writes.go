@@ -65,17 +65,7 @@ func loop(ctx context.Context, d time.Duration, f func(ctx context.Context, work
 	}
 	wg.Wait()
 	r := result{requests: n.Load(), duration: time.Since(start), non2xx: errs.Load()}
-	slices.Sort(lats)
-	pct := func(p float64) time.Duration {
-		if len(lats) == 0 {
-			return 0
-		}
-		return lats[min(len(lats)-1, int(float64(len(lats))*p))]
-	}
-	r.p50, r.p99, r.p999 = pct(.50), pct(.99), pct(.999)
-	if len(lats) > 0 {
-		r.max = lats[len(lats)-1]
-	}
+	r.setLatencies(lats)
 	return r, nil
 }
 
@@ -109,6 +99,7 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	)
 	var baseIDs []uuid.UUID
 	var bmu sync.Mutex
+	var login func(ctx context.Context, keep bool) (bool, error)
 	insert := func(ctx context.Context, _ int) (bool, error) {
 		id := uuid.New()
 		i := seq.Add(1)
@@ -123,7 +114,8 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		}
 		return true, err
 	}
-	create := func(ctx context.Context, w int) (bool, error) {
+	create := func(ctx context.Context, w int) (bool, error) { return login(ctx, true) }
+	login = func(ctx context.Context, keep bool) (bool, error) {
 		i := seq.Add(1)
 		body, _ := json.Marshal(map[string]any{"user_id": strconv.FormatInt(i%1000+1, 10), "ip_address": "192.0.2.1", "user_agent": "bench"})
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gws[int(i)%3].url+"/v1/admin/sessions", bytes.NewReader(body))
@@ -138,9 +130,11 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&out) != nil {
 			return true, fmt.Errorf("create: %d", resp.StatusCode)
 		}
-		tmu.Lock()
-		tokens = append(tokens, out.Token)
-		tmu.Unlock()
+		if keep {
+			tmu.Lock()
+			tokens = append(tokens, out.Token)
+			tmu.Unlock()
+		}
 		return true, nil
 	}
 	// What the three replicas send, background loops included.
@@ -187,12 +181,14 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		_, err := pool.Exec(ctx, `UPDATE write_baseline SET expires_at = now() WHERE public_id = $1`, baseIDs[i])
 		return true, err
 	}
-	logout := func(ctx context.Context, w int) (bool, error) {
+	// logoutOne logs out the next of toks (next counts them), checking one
+	// in ten on another replica right after.
+	logoutOne := func(ctx context.Context, toks []string, next *atomic.Int64) (bool, error) {
 		i := int(next.Add(1)) - 1
-		if i >= len(tokens) {
+		if i >= len(toks) {
 			return false, nil
 		}
-		tok := tokens[i]
+		tok := toks[i]
 		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, gws[i%3].url+"/v1/session", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := client.Do(req)
@@ -221,6 +217,14 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		}
 		return true, nil
 	}
+	logoutOf := func(toks []string, next *atomic.Int64) func(ctx context.Context, w int) (bool, error) {
+		return func(ctx context.Context, _ int) (bool, error) { return logoutOne(ctx, toks, next) }
+	}
+	// A share of the tokens is kept for the steady row.
+	reserve := min(len(tokens)/3, writeRate*int(b.o.duration.Seconds()+1))
+	reserved := tokens[len(tokens)-reserve:]
+	logout := logoutOf(tokens[:len(tokens)-reserve], &next)
+	var nextReserved atomic.Int64
 	fmt.Fprintln(os.Stderr, "writes: logouts")
 	loginNote := perOp(cRes)
 	roundTrips = 0
@@ -229,17 +233,93 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
+	saturated := checked.Load()
+
+	// Revocation latency at a steady login/logout load: writeRate logins
+	// and writeRate logouts a second (open loop: each starts at its
+	// scheduled time, and its latency counts from then), against the bare
+	// INSERT and UPDATE at the same rates.
+	fmt.Fprintln(os.Stderr, "writes: logout latency at a steady load")
+	bmu.Lock()
+	ids := slices.Clone(baseIDs) // the steady INSERTs append to baseIDs meanwhile
+	bmu.Unlock()
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("writes: the INSERT baseline wrote no row")
+	}
+	updateAgain := func(ctx context.Context, i int) (bool, error) {
+		_, err := pool.Exec(ctx, `UPDATE write_baseline SET expires_at = now() WHERE public_id = $1`, ids[i%len(ids)])
+		return true, err
+	}
+	steadyBase := func(d time.Duration) (result, error) {
+		return steady(ctx, d, updateAgain, insert)
+	}
+	steadyLogouts := func(d time.Duration) (result, error) {
+		return steady(ctx, d, logoutOf(reserved, &nextReserved), func(ctx context.Context, _ int) (bool, error) { return login(ctx, false) })
+	}
+	sBase, sRes, err := b.alternate("logout-latency", steadyBase, steadyLogouts)
+	if err != nil {
+		return nil, err
+	}
 	if stale.Load() > 0 {
 		return nil, fmt.Errorf("%d of %d logged-out tokens were not refused (401) by another replica afterwards; statuses: %v", stale.Load(), checked.Load(), staleStatus)
 	}
 	note := fmt.Sprintf("3 replicas, %d workers; latency p50 %s, p99 %s, max %s (the acknowledged wait included); %d tokens checked on another replica right after their logout returned: 0 accepted; %s",
-		writeWorkers, ms(lRes.p50), ms(lRes.p99), ms(lRes.max), checked.Load(), perOp(lRes))
+		writeWorkers, ms(lRes.p50), ms(lRes.p99), ms(lRes.max), saturated, perOp(lRes))
+	steadyNote := fmt.Sprintf("%d logins and %d logouts a second over the 3 replicas, each started at its scheduled time (open loop; latency counted from then); logout p50 %s, p99 %s, max %s (the acknowledged wait included), against the bare UPDATE's %s, %s, %s under its INSERT/UPDATE load at the same rates; %d more tokens checked on another replica right after their logout returned: 0 accepted",
+		writeRate, writeRate, ms(sRes.p50), ms(sRes.p99), ms(sRes.max), ms(sBase.p50), ms(sBase.p99), ms(sBase.max), checked.Load()-saturated)
 	return []row{
 		{name: "bare pgx INSERT of a session row, one transaction each", isBaseline: true, res: cBase},
 		{name: fmt.Sprintf("logins: POST /v1/admin/sessions on 3 replicas (%d workers; audit chain on)", writeWorkers), res: cRes, note: loginNote},
 		{name: "bare pgx UPDATE of a session row, one transaction each", isBaseline: true, res: lBase},
 		{name: "logouts: DELETE /v1/session on 3 replicas, acknowledged by all (audit chain on)", res: lRes, note: note},
+		{name: fmt.Sprintf("bare pgx UPDATE at %d a second, beside %d INSERTs a second", writeRate, writeRate), isBaseline: true, res: sBase},
+		{name: fmt.Sprintf("logout latency: DELETE /v1/session at %d a second beside %d logins a second, 3 replicas, acknowledged by all", writeRate, writeRate), res: sRes, note: steadyNote},
 	}, nil
+}
+
+// writeRate is the steady row's logins and logouts per second each: a
+// million logins an hour is 278 a second at the mean.
+const writeRate = 280
+
+// steady runs measured at writeRate a second and background at the same
+// rate, each call started at its scheduled time in its own goroutine (an
+// open loop: a slow answer does not delay the next start), for d; the
+// result is measured's, with latencies counted from the scheduled start.
+func steady(ctx context.Context, d time.Duration, measured, background func(ctx context.Context, i int) (bool, error)) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+10*time.Second) // calls started before d may finish
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		errs atomic.Int64
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	every := time.Second / writeRate
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * every)
+		if at.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(at))
+		wg.Go(func() { _, _ = background(ctx, i) })
+		wg.Go(func() {
+			more, err := measured(ctx, i)
+			lat := time.Since(at)
+			switch {
+			case err != nil:
+				errs.Add(1)
+			case more:
+				mu.Lock()
+				lats = append(lats, lat)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	r := result{requests: int64(len(lats)), duration: d, non2xx: errs.Load()}
+	r.setLatencies(lats)
+	return r, nil
 }
 
 func authStatus(ctx context.Context, c *http.Client, base, tok string) int {
@@ -259,4 +339,19 @@ func statusOf(ctx context.Context, c *http.Client, url, header, value string) in
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// setLatencies sets r's percentiles and maximum from every call's latency.
+func (r *result) setLatencies(lats []time.Duration) {
+	slices.Sort(lats)
+	pct := func(p float64) time.Duration {
+		if len(lats) == 0 {
+			return 0
+		}
+		return lats[min(len(lats)-1, int(float64(len(lats))*p))]
+	}
+	r.p50, r.p99, r.p999 = pct(.50), pct(.99), pct(.999)
+	if len(lats) > 0 {
+		r.max = lats[len(lats)-1]
+	}
 }

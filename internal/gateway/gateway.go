@@ -171,6 +171,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		Recover:    func(ctx context.Context) error { return g.svc.RecoverCaches(ctx) },
 		Downstream: func() bool { return g.hub.Waiting() },
 	})
+	// Logouts propagate their own outbox entries (the relays leave them).
+	g.store.SetOrigin(g.bus.ID())
 	g.hub = push.NewHub(cfg.InvalidationTimeout, g.bus.HeartbeatsSent, g.bus.Trusted)
 	g.batcher = activity.New(g.store, o.ActivityInterval, o.ActivityMinGap, log, g.metrics.ActivityFlushed)
 	var local session.LocalCache

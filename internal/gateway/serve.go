@@ -43,7 +43,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { g.svc.RunRelay(bg, time.Second) })
 	wg.Go(func() {
 		postgres.Listen(bg, g.pool, g.log,
-			func(id int64, inv *session.Invalidation) { g.svc.HandleNotify(bg, id, inv) },
+			func(n session.Notice) { g.svc.HandleNotify(bg, n) },
 			// Notifications sent while disconnected are lost.
 			func() { g.svc.HandleFlush(); g.svc.WakeRelay() })
 	})

@@ -35,12 +35,13 @@ func scanInvalidation(raw [][]byte) (session.Invalidation, error) {
 }
 
 // ClaimOutbox implements session.Outbox.
-func (s *Store) ClaimOutbox(ctx context.Context, limit int, fn func([]session.Invalidation) error) (int, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, limit int, settle time.Duration, fn func([]session.Invalidation) error) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, hashes FROM invalidation_outbox WHERE done_at IS NULL
-			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+			SELECT id, hashes FROM invalidation_outbox
+			WHERE done_at IS NULL AND (origin IS NULL OR created_at < clock_timestamp() - make_interval(secs => $2))
+			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit, settle.Seconds())
 		if err != nil {
 			return err
 		}
@@ -87,6 +88,12 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, fn func([]session.In
 type errRelay struct{ err error }
 
 func (e errRelay) Error() string { return e.err.Error() }
+
+// MarkOutboxDone implements session.Outbox.
+func (s *Store) MarkOutboxDone(ctx context.Context, ids []int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE invalidation_outbox SET done_at = now() WHERE id = ANY($1) AND done_at IS NULL`, ids)
+	return interpret("mark outbox entries done", err)
+}
 
 // OutboxEntry implements session.Outbox.
 func (s *Store) OutboxEntry(ctx context.Context, id int64) (session.Invalidation, error) {
@@ -140,32 +147,36 @@ func NotifyChannel(schema string) string {
 }
 
 // parseNotify reads an outbox NOTIFY payload: "<id>", or "<id>:<hex>,…"
-// when it carries the entry's hashes (then inv is not nil).
-func parseNotify(payload string) (id int64, inv *session.Invalidation, err error) {
-	idPart, list, withHashes := strings.Cut(payload, ":")
-	if id, err = strconv.ParseInt(idPart, 10, 64); err != nil {
-		return 0, nil, fmt.Errorf("postgres: outbox notification %q: %w", payload, err)
+// when it carries the entry's hashes; an "o" in front marks an owned entry.
+func parseNotify(payload string) (session.Notice, error) {
+	var n session.Notice
+	rest, owned := strings.CutPrefix(payload, "o")
+	n.Owned = owned
+	idPart, list, withHashes := strings.Cut(rest, ":")
+	id, err := strconv.ParseInt(idPart, 10, 64)
+	if err != nil {
+		return session.Notice{}, fmt.Errorf("postgres: outbox notification %q: %w", payload, err)
 	}
+	n.ID = id
 	if !withHashes {
-		return id, nil, nil
+		return n, nil
 	}
-	inv = &session.Invalidation{}
+	inv := &session.Invalidation{}
 	for item := range strings.SplitSeq(list, ",") {
 		h, err := session.ParseHash(item)
 		if err != nil {
-			return 0, nil, fmt.Errorf("postgres: outbox notification %d: %w", id, err)
+			return session.Notice{}, fmt.Errorf("postgres: outbox notification %d: %w", id, err)
 		}
 		inv.Hashes = append(inv.Hashes, h)
 	}
-	return id, inv, nil
+	n.Carried = inv
+	return n, nil
 }
 
 // Listen receives the outbox NOTIFYs on a dedicated connection until ctx
-// ends, reconnecting after failures. onNotify gets the entry's id and, when
-// the notification carried them, its hashes (nil: read the entry). onReset
-// runs on every (re)connection, since notifications sent while
-// disconnected are lost.
-func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, onNotify func(id int64, inv *session.Invalidation), onReset func()) {
+// ends, reconnecting after failures. onReset runs on every (re)connection,
+// since notifications sent while disconnected are lost.
+func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, onNotify func(session.Notice), onReset func()) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := listenOnce(ctx, pool, onNotify, onReset)
@@ -182,7 +193,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, onNotify 
 	}
 }
 
-func listenOnce(ctx context.Context, pool *pgxpool.Pool, onNotify func(id int64, inv *session.Invalidation), onReset func()) error {
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, onNotify func(session.Notice), onReset func()) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -203,10 +214,10 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, onNotify func(id int64,
 		if err != nil {
 			return err
 		}
-		id, inv, err := parseNotify(n.Payload)
+		notice, err := parseNotify(n.Payload)
 		if err != nil {
 			return err // reconnecting flushes: we cannot tell what changed
 		}
-		onNotify(id, inv)
+		onNotify(notice)
 	}
 }

@@ -269,11 +269,16 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 // DeleteSession implements session.Store (logout). The reason, the delete
 // and its audit record go in one round trip, in one implicit transaction (a
 // pipeline ends with one Sync): the record is made from the deleted row.
-func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error) {
-	found := false
+// With an origin set, the outbox entry is this replica's to propagate, and
+// its id comes back in the same round trip.
+func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (session.Deleted, error) {
+	var d session.Deleted
 	e := auditArgs(ctx, session.LogoutEntry("", ""))
 	b := &pgx.Batch{}
 	queueReason(b, webhook.ReasonLogout)
+	if s.origin != "" {
+		b.Queue(`SELECT set_config('sessiongw.origin', $1, true)`, s.origin)
+	}
 	b.Queue(`
 		WITH d AS (
 			DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id),
@@ -282,16 +287,24 @@ func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (bool, error)
 			SELECT $2::text, d.user_id, d.public_id, $3::text, $4::text, $5::text, $6::text, d.public_id FROM d)
 		SELECT true FROM d`, h[:], e[0], e[3], e[4], e[5], e[6]).
 		QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&found)
+			err := row.Scan(&d.Found)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
 			return err
 		})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return false, interpret("delete session", err)
+	if s.origin != "" {
+		// The trigger left the entry's id here (after the statement).
+		b.Queue(`SELECT coalesce(nullif(current_setting('sessiongw.outbox_id', true), ''), '0')::bigint`).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&d.Outbox) })
 	}
-	return found, nil
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return session.Deleted{}, interpret("delete session", err)
+	}
+	if !d.Found {
+		d.Outbox = 0
+	}
+	return d, nil
 }
 
 // DeleteSessionByID implements session.Store (revoke one session).

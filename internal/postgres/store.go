@@ -23,9 +23,18 @@ type Store struct {
 	// known remembers, for an hour, devices this replica has seen its
 	// users use, so activity from them costs no detection queries.
 	known *otter.Cache[deviceKey, struct{}]
+	// origin names this replica in the outbox entries of the changes it
+	// propagates itself (logouts); "" leaves them to the relays.
+	origin string
 }
 
 var _ session.Store = (*Store)(nil)
+
+// SetOrigin makes the outbox entries of logouts this replica's own (id
+// names it, for operators reading the outbox): it propagates them itself
+// and marks them done, and the relays leave them alone meanwhile. Call it
+// before the store is used.
+func (s *Store) SetOrigin(id string) { s.origin = id }
 
 // NewStore returns a Store using pool.
 func NewStore(pool *pgxpool.Pool) *Store {

@@ -125,9 +125,9 @@ func TestLogoutWritesItsRecordAndReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range []bool{true, false} {
-		found, err := s.DeleteSession(ctx, tok.Hash())
-		if err != nil || found != want {
-			t.Fatalf("logout %d = %v, %v; want %v", i+1, found, err, want)
+		d, err := s.DeleteSession(ctx, tok.Hash())
+		if err != nil || d.Found != want || d.Outbox != 0 {
+			t.Fatalf("logout %d = %+v, %v; want found %v, no owned entry (no origin set)", i+1, d, err, want)
 		}
 	}
 	if _, err := s.SequenceAudit(ctx); err != nil {
@@ -146,19 +146,25 @@ func TestLogoutWritesItsRecordAndReason(t *testing.T) {
 	}
 }
 
+// listen collects the outbox notifications of pool's schema.
+func listen(t *testing.T, pool *pgxpool.Pool) <-chan session.Notice {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	got := make(chan session.Notice, 10)
+	ready := make(chan struct{}, 1)
+	go postgres.Listen(ctx, pool, discard(), func(n session.Notice) { got <- n }, func() { ready <- struct{}{} })
+	<-ready
+	return got
+}
+
 // The outbox NOTIFY names the hashes of a change of up to 100 sessions, so
 // replicas need not read the entry; a larger change sends the id alone.
 func TestNotifyCarriesTheHashes(t *testing.T) {
 	t.Parallel()
 	s, pool := setup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	got := make(chan *session.Invalidation, 10)
-	ids := make(chan int64, 10)
-	ready := make(chan struct{}, 1)
-	go postgres.Listen(ctx, pool, discard(), func(id int64, inv *session.Invalidation) { ids <- id; got <- inv },
-		func() { ready <- struct{}{} })
-	<-ready
+	ctx := context.Background()
+	got := listen(t, pool)
 	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +175,13 @@ func TestNotifyCarriesTheHashes(t *testing.T) {
 	if _, err := s.DeleteSession(ctx, tok.Hash()); err != nil {
 		t.Fatal(err)
 	}
-	inv := <-got
-	if inv == nil || len(inv.Hashes) != 1 || inv.Hashes[0] != tok.Hash() {
-		t.Fatalf("NOTIFY of one logout carried %+v; want its hash", inv)
+	n := <-got
+	if n.Carried == nil || len(n.Carried.Hashes) != 1 || n.Carried.Hashes[0] != tok.Hash() || n.Owned {
+		t.Fatalf("NOTIFY of one logout = %+v; want its hash, not owned (no origin set)", n)
 	}
-	id := <-ids
-	stored, err := s.OutboxEntry(ctx, id)
+	stored, err := s.OutboxEntry(ctx, n.ID)
 	if err != nil || len(stored.Hashes) != 1 || stored.Hashes[0] != tok.Hash() {
-		t.Errorf("outbox entry %d = %+v, %v; want the same hash", id, stored, err)
+		t.Errorf("outbox entry %d = %+v, %v; want the same hash", n.ID, stored, err)
 	}
 	for range 101 {
 		if _, _, _, err := create(t, s, "u", session.Limit{}); err != nil {
@@ -187,12 +192,77 @@ func TestNotifyCarriesTheHashes(t *testing.T) {
 	if err != nil || len(hs) != 101 {
 		t.Fatalf("DeleteUserSessions = %d, %v", len(hs), err)
 	}
-	if inv := <-got; inv != nil {
-		t.Errorf("NOTIFY of 101 sessions carried %d hashes; want the id alone", len(inv.Hashes))
+	if n = <-got; n.Carried != nil {
+		t.Errorf("NOTIFY of 101 sessions carried %d hashes; want the id alone", len(n.Carried.Hashes))
 	}
-	id = <-ids
-	if stored, err := s.OutboxEntry(ctx, id); err != nil || len(stored.Hashes) != 101 {
+	if stored, err := s.OutboxEntry(ctx, n.ID); err != nil || len(stored.Hashes) != 101 {
 		t.Errorf("outbox entry of 101 sessions = %d hashes, %v", len(stored.Hashes), err)
+	}
+}
+
+// A logout on a store with an origin writes an owned outbox entry: its id
+// comes back with the delete, its NOTIFY says so, the relays leave it alone
+// until it has settled (while they take entries without an origin at once),
+// and MarkOutboxDone takes it off the backlog.
+func TestOwnedOutboxEntries(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	s.SetOrigin("replica-a")
+	ctx := context.Background()
+	got := listen(t, pool)
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _, err := create(t, s, "u", session.Limit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _, err := create(t, s, "u", session.Limit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.DeleteSession(ctx, tok.Hash())
+	if err != nil || !d.Found || d.Outbox == 0 {
+		t.Fatalf("DeleteSession = %+v, %v; want found with its outbox entry", d, err)
+	}
+	if n := <-got; !n.Owned || n.ID != d.Outbox || n.Carried == nil || n.Carried.Hashes[0] != tok.Hash() {
+		t.Fatalf("NOTIFY = %+v; want entry %d, owned, with the hash", n, d.Outbox)
+	}
+	if again, err := s.DeleteSession(ctx, tok.Hash()); err != nil || again.Found || again.Outbox != 0 {
+		t.Fatalf("second DeleteSession = %+v, %v; want nothing", again, err)
+	}
+	// An entry without an origin (a revoke of all of a user's sessions).
+	if _, err := s.DeleteUserSessions(ctx, "u", nil); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	claim := func(settle time.Duration) []session.Invalidation {
+		t.Helper()
+		var all []session.Invalidation
+		_, err := s.ClaimOutbox(ctx, 100, settle, func(b []session.Invalidation) error {
+			all = append(all, b...)
+			return errors.New("keep them pending") // the claim rolls back
+		})
+		if err == nil {
+			return nil
+		}
+		return all
+	}
+	if c := claim(time.Hour); len(c) != 1 || c[0].Hashes[0] != other.Hash() {
+		t.Fatalf("claim with the owned entry unsettled = %+v; want only the entry without an origin", c)
+	}
+	if c := claim(0); len(c) != 2 {
+		t.Fatalf("claim with settle 0 = %d entries; want both", len(c))
+	}
+	if err := s.MarkOutboxDone(ctx, []int64{d.Outbox}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.OutboxBacklog(ctx); err != nil || n != 1 {
+		t.Errorf("backlog after marking the owned entry done = %d, %v; want 1", n, err)
+	}
+	var origin string
+	if err := pool.QueryRow(ctx, `SELECT origin FROM invalidation_outbox WHERE id = $1`, d.Outbox).Scan(&origin); err != nil || origin != "replica-a" {
+		t.Errorf("owned entry's origin = %q, %v", origin, err)
 	}
 }
 
@@ -202,17 +272,21 @@ func TestParseNotify(t *testing.T) {
 		payload string
 		id      int64
 		hashes  int // -1: none carried
+		owned   bool
 		bad     bool
 	}{
-		{"42", 42, -1, false},
-		{"42:" + h, 42, 1, false},
-		{"42:" + h + "," + h, 42, 2, false},
-		{"x", 0, 0, true},
-		{"42:zz", 0, 0, true},
-		{"42:", 0, 0, true},
-		{"42:" + h + ",", 0, 0, true},
+		{"42", 42, -1, false, false},
+		{"42:" + h, 42, 1, false, false},
+		{"42:" + h + "," + h, 42, 2, false, false},
+		{"o42:" + h, 42, 1, true, false},
+		{"o42", 42, -1, true, false},
+		{"x", 0, 0, false, true},
+		{"42:zz", 0, 0, false, true},
+		{"42:", 0, 0, false, true},
+		{"42:" + h + ",", 0, 0, false, true},
+		{"oo42", 0, 0, false, true},
 	} {
-		id, inv, err := postgres.ParseNotify(c.payload)
+		n, err := postgres.ParseNotify(c.payload)
 		if (err != nil) != c.bad {
 			t.Errorf("ParseNotify(%q) error %v; want error %v", c.payload, err, c.bad)
 			continue
@@ -220,12 +294,12 @@ func TestParseNotify(t *testing.T) {
 		if c.bad {
 			continue
 		}
-		n := -1
-		if inv != nil {
-			n = len(inv.Hashes)
+		hashes := -1
+		if n.Carried != nil {
+			hashes = len(n.Carried.Hashes)
 		}
-		if id != c.id || n != c.hashes {
-			t.Errorf("ParseNotify(%q) = %d, %d hashes; want %d, %d", c.payload, id, n, c.id, c.hashes)
+		if n.ID != c.id || hashes != c.hashes || n.Owned != c.owned {
+			t.Errorf("ParseNotify(%q) = %+v (%d hashes); want %d, %d, owned %v", c.payload, n, hashes, c.id, c.hashes, c.owned)
 		}
 	}
 }

@@ -280,15 +280,15 @@ func (m *memStore) Restore(ctx context.Context, h session.Hash) (session.Restore
 	return session.Restored{Session: s, User: u}, nil
 }
 
-func (m *memStore) DeleteSession(_ context.Context, h session.Hash) (bool, error) {
+func (m *memStore) DeleteSession(_ context.Context, h session.Hash) (session.Deleted, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.unavailable(); err != nil {
-		return false, err
+		return session.Deleted{}, err
 	}
 	_, ok := m.sessions[h]
 	delete(m.sessions, h)
-	return ok, nil
+	return session.Deleted{Found: ok}, nil
 }
 
 func (m *memStore) DeleteSessionByID(_ context.Context, id string, userID string) (session.Hash, error) {

@@ -14,7 +14,12 @@ import (
 // retries, every replica also hears of it through Postgres NOTIFY, and we
 // wait one trust window so that replicas cut off from Redis too have stopped
 // trusting their caches before we return.
-func (s *Service) invalidate(ctx context.Context, hs []Hash) {
+func (s *Service) invalidate(ctx context.Context, hs []Hash) { s.invalidateOwned(ctx, hs, 0) }
+
+// invalidateOwned is invalidate for a change whose outbox entry (id owned,
+// 0 for none) this replica propagates itself: once the entries are removed
+// and published, it marks the entry done, so no relay repeats the work.
+func (s *Service) invalidateOwned(ctx context.Context, hs []Hash, owned int64) {
 	if len(hs) == 0 {
 		return
 	}
@@ -26,13 +31,49 @@ func (s *Service) invalidate(ctx context.Context, hs []Hash) {
 		s.log.Warn("invalidation not acknowledged by every replica within the window", "sessions", len(hs))
 	default:
 		s.log.Warn("cache invalidation failed; the outbox relay will retry", "sessions", len(hs), "err", err)
-		s.WakeRelay()
+		s.wakeRelayNow()
 		select {
 		case <-time.After(s.invalidationWait):
 		case <-ctx.Done():
 		}
+		return
+	}
+	if owned != 0 && s.outbox != nil {
+		s.propagated(owned)
 	}
 }
+
+// propagated queues an owned outbox entry to be marked done: one UPDATE
+// per replica every doneDelay at most. If it never happens (the UPDATE
+// fails, the process dies), a relay repeats the entry after the settle
+// time, which is harmless.
+func (s *Service) propagated(id int64) {
+	s.doneMu.Lock()
+	defer s.doneMu.Unlock()
+	s.done = append(s.done, id)
+	if len(s.done) == 1 {
+		time.AfterFunc(doneDelay, s.flushDone)
+	}
+}
+
+const doneDelay = 20 * time.Millisecond
+
+func (s *Service) flushDone() {
+	s.doneMu.Lock()
+	ids := s.done
+	s.done = nil
+	s.doneMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.outbox.MarkOutboxDone(ctx, ids); err != nil {
+		s.log.Debug("outbox: marking propagated entries done failed; the relay will repeat them", "entries", len(ids), "err", err)
+	}
+}
+
+// settle is how long the relays leave an owned outbox entry to its
+// origin: longer than its propagation may take (bounded by
+// invalidationWait + 2s) and the marking after it.
+func (s *Service) settle() time.Duration { return s.invalidationWait + 3*time.Second }
 
 // propagate removes shared entries and publishes; ErrNotAcknowledged
 // means both happened but some replica did not confirm in time.
@@ -83,25 +124,28 @@ func (s *Service) HandleSubscriptionReset() {
 	s.HandleFlush()
 }
 
-// HandleNotify handles a Postgres NOTIFY for outbox entry id: the second,
-// independent path by which a replica hears of an invalidation. carried is
-// what the notification named, or nil when the entry must be read (a large
-// change, or every session).
-func (s *Service) HandleNotify(ctx context.Context, id int64, carried *Invalidation) {
-	s.WakeRelay()
+// HandleNotify handles a Postgres NOTIFY of an outbox entry: the second,
+// independent path by which a replica hears of an invalidation. An owned
+// entry's hashes are also kept from being served from the shared cache
+// until the relays would have removed them, should their origin have died
+// between its commit and its DEL.
+func (s *Service) HandleNotify(ctx context.Context, n Notice) {
+	if !n.Owned {
+		s.WakeRelay()
+	}
 	if s.outbox == nil {
 		return
 	}
 	var inv Invalidation
 	var err error
-	if carried != nil {
-		inv = *carried
+	if n.Carried != nil {
+		inv = *n.Carried
 	} else {
-		inv, err = s.outbox.OutboxEntry(ctx, id)
+		inv, err = s.outbox.OutboxEntry(ctx, n.ID)
 	}
 	if err != nil {
 		// We cannot tell what changed: drop everything to be safe.
-		s.log.Warn("outbox entry unreadable; flushing the in-process cache", "id", id, "err", err)
+		s.log.Warn("outbox entry unreadable; flushing the in-process cache", "id", n.ID, "err", err)
 		s.HandleFlush()
 		if s.notified != nil {
 			s.notified(Invalidation{All: true})
@@ -112,12 +156,22 @@ func (s *Service) HandleNotify(ctx context.Context, id int64, carried *Invalidat
 	if inv.All {
 		s.HandleFlush()
 	} else {
+		if n.Owned {
+			s.tombs.add(inv.Hashes, time.Now().Add(s.settle()+3*time.Second))
+		}
 		s.dropLocal(inv.Hashes)
 	}
 	if s.notified != nil {
 		s.notified(inv)
 	}
 	s.obs.OutboxNotified(true)
+}
+
+// wakeRelayNow asks the relay loop to run now and to claim owned entries
+// too: this replica failed to propagate its own.
+func (s *Service) wakeRelayNow() {
+	s.relayAll.Store(true)
+	s.WakeRelay()
 }
 
 // WakeRelay asks the relay loop to run now.
@@ -132,11 +186,16 @@ func (s *Service) WakeRelay() {
 const relayBatch = 100
 
 // RelayOutbox removes shared entries and publishes for every pending outbox
-// entry it can claim, marking them done; it returns how many it relayed.
-func (s *Service) RelayOutbox(ctx context.Context) (int, error) {
+// entry it can claim, owned ones included, marking them done; it returns
+// how many it relayed.
+func (s *Service) RelayOutbox(ctx context.Context) (int, error) { return s.relayOutbox(ctx, 0) }
+
+// relayOutbox is RelayOutbox leaving owned entries younger than settle to
+// their origin.
+func (s *Service) relayOutbox(ctx context.Context, settle time.Duration) (int, error) {
 	total := 0
 	for {
-		n, err := s.outbox.ClaimOutbox(ctx, relayBatch, func(batch []Invalidation) error {
+		n, err := s.outbox.ClaimOutbox(ctx, relayBatch, settle, func(batch []Invalidation) error {
 			for _, inv := range batch {
 				var err error
 				if inv.All {
@@ -230,8 +289,9 @@ func (s *Service) RecoverCaches(ctx context.Context) error {
 }
 
 // RunRelay relays the outbox when woken (by NOTIFY or a failed
-// invalidation) and every interval, until ctx ends; it purges entries done
-// more than an hour ago.
+// invalidation) and every interval, until ctx ends, leaving owned entries
+// to their origin for the settle time unless this replica failed to
+// propagate its own; it purges entries done more than an hour ago.
 func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -243,7 +303,11 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		case <-s.relayWake:
 		}
-		if _, err := s.RelayOutbox(ctx); err != nil && ctx.Err() == nil {
+		settle := s.settle()
+		if s.relayAll.Swap(false) {
+			settle = 0
+		}
+		if _, err := s.relayOutbox(ctx, settle); err != nil && ctx.Err() == nil {
 			s.log.Debug("outbox relay", "err", err)
 		}
 		if now := s.now(); now.Sub(lastPurge) > 10*time.Minute {

@@ -18,18 +18,18 @@ func (s *Service) Logout(ctx context.Context, t Token, c Client) error {
 	if s.limiter != nil && !s.limiter.Allow(c.IP) && !s.cached(ctx, h) {
 		return ErrRateLimited
 	}
-	deleted, err := s.store.DeleteSession(ctx, h)
+	d, err := s.store.DeleteSession(ctx, h)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	if !deleted && s.limiter != nil {
+	if !d.Found && s.limiter != nil {
 		s.limiter.Failed(c.IP)
 	}
 	// Nothing deleted, nothing cached: a session removed any other way was
 	// invalidated by that change (or its outbox entry). Skipping keeps a
 	// flood of unknown tokens from costing every replica a publish.
-	if deleted {
-		s.invalidate(ctx, []Hash{h})
+	if d.Found {
+		s.invalidateOwned(ctx, []Hash{h}, d.Outbox)
 	}
 	return nil
 }

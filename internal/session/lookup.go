@@ -43,6 +43,9 @@ func (l *lookup) key() string {
 }
 
 func (s *Service) lookup(ctx context.Context, l *lookup) (Restored, error) {
+	if l.trusted && s.tombs.has(l.h) {
+		l.trusted = false // its shared copy may outlive a dead origin: ask the store
+	}
 	if r, ok := s.peekShared(ctx, l); ok {
 		return r, nil
 	}

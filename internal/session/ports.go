@@ -44,8 +44,9 @@ type Store interface {
 	// ErrUnauthenticated when no session has that hash.
 	Restore(ctx context.Context, h Hash) (Restored, error)
 	// DeleteSession deletes a session (not an API token) by hash,
-	// reporting whether it existed.
-	DeleteSession(ctx context.Context, h Hash) (bool, error)
+	// reporting whether it existed and the outbox entry the caller
+	// propagates itself.
+	DeleteSession(ctx context.Context, h Hash) (Deleted, error)
 	// DeleteSessionByID deletes a session (not an API token) by public id, restricted to
 	// userID when it is not empty; ErrSessionNotFound when none matched.
 	DeleteSessionByID(ctx context.Context, id string, userID string) (Hash, error)
@@ -154,13 +155,35 @@ type Invalidation struct {
 	All    bool
 }
 
+// Deleted is what a delete did: whether it found the session, and the id
+// of the outbox entry that the replica making the change propagates and
+// then marks done itself (0: none; the relays propagate it).
+type Deleted struct {
+	Found  bool
+	Outbox int64
+}
+
+// Notice is one outbox notification.
+type Notice struct {
+	ID int64
+	// Carried is what the entry names when the notification carried it
+	// (nil: read the entry).
+	Carried *Invalidation
+	// Owned: the replica that made the change propagates it itself; the
+	// relays leave it alone until it has had time to (see ClaimOutbox).
+	Owned bool
+}
+
 // Outbox is the Postgres invalidation outbox, written by triggers in the
 // transaction of every change.
 type Outbox interface {
 	// ClaimOutbox locks up to limit pending entries (skipping entries other
-	// relays hold), calls fn, and marks them done if fn succeeds. It
+	// relays hold, and owned entries younger than settle: their origin
+	// propagates them), calls fn, and marks them done if fn succeeds. It
 	// returns how many it claimed.
-	ClaimOutbox(ctx context.Context, limit int, fn func([]Invalidation) error) (int, error)
+	ClaimOutbox(ctx context.Context, limit int, settle time.Duration, fn func([]Invalidation) error) (int, error)
+	// MarkOutboxDone marks entries done that their origin propagated.
+	MarkOutboxDone(ctx context.Context, ids []int64) error
 	// OutboxEntry returns one entry by id.
 	OutboxEntry(ctx context.Context, id int64) (Invalidation, error)
 	// OutboxBacklog counts pending entries, locked or not.

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,6 +117,10 @@ type Service struct {
 	lookups                 singleflight.Group
 	epoch                   atomic.Uint64 // bumped by every invalidation
 	relayWake               chan struct{}
+	relayAll                atomic.Bool // the next relay run claims owned entries too
+	doneMu                  sync.Mutex
+	done                    []int64 // owned outbox entries propagated, to mark done
+	tombs                   tombstones
 }
 
 // NewService returns a Service. Run RunRelay in a goroutine when Outbox is
