@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&o.cached, "cached", 1_000_000, "sessions cached in process in the many-sessions row")
 	fs.BoolVar(&o.peers, "peers", false, "measure oauth2-proxy's /oauth2/auth beside /v1/auth, direct and through nginx (make bench-peers; needs -tools)")
 	fs.StringVar(&o.tools, "tools", "bin/tools", "directory holding the oauth2-proxy and mockidp binaries (make bench-peers installs them)")
-	fs.BoolVar(&o.writesOnly, "writes-only", false, "measure only the logins and logouts rows (quick iterations on the write path; the report is partial)")
+	fs.BoolVar(&o.writesOnly, "writes-only", false, "measure only the write rows: logins, logouts, and logout latency at a steady rate (quick iterations on the write path; the report is partial)")
 	fs.BoolVar(&o.warmOnly, "warm-only", false, "measure only the warm-cache pair (quick iterations on the hot path; the report is partial)")
 	if err := fs.Parse(args); err != nil {
 		return err
