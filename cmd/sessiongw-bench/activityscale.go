@@ -56,15 +56,11 @@ func (b *bench) activityRows(ctx context.Context) ([]row, error) {
 	if _, err := pool.Exec(ctx, `UPDATE sessions SET last_activity_at = now() - interval '1 hour'`); err != nil {
 		return nil, err
 	}
-	var gws []*gatewayUnderTest
-	for range 3 {
-		gw, err := b.startGateway(ctx, DefaultLocalTTL, false)
-		if err != nil {
-			return nil, err
-		}
-		defer gw.stop()
-		gws = append(gws, gw)
+	gws, stop, err := b.startReplicas(ctx, 3)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	var start time.Time
 	if err := pool.QueryRow(ctx, `SELECT now()`).Scan(&start); err != nil {
 		return nil, err

@@ -71,15 +71,11 @@ func loop(ctx context.Context, d time.Duration, f func(ctx context.Context, work
 
 // writeRows measures creates and revokes on three replicas.
 func (b *bench) writeRows(ctx context.Context) ([]row, error) {
-	var gws []*gatewayUnderTest
-	for range 3 {
-		gw, err := b.startGateway(ctx, DefaultLocalTTL, false)
-		if err != nil {
-			return nil, err
-		}
-		defer gw.stop()
-		gws = append(gws, gw)
+	gws, stop, err := b.startReplicas(ctx, 3)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	pool, err := postgres.Connect(ctx, b.dsn)
 	if err != nil {
 		return nil, err
@@ -354,4 +350,23 @@ func (r *result) setLatencies(lats []time.Duration) {
 	if len(lats) > 0 {
 		r.max = lats[len(lats)-1]
 	}
+}
+
+// startReplicas starts n gateways of one deployment with the default
+// settings; stop stops them all.
+func (b *bench) startReplicas(ctx context.Context, n int) (gws []*gatewayUnderTest, stop func(), err error) {
+	stop = func() {
+		for _, gw := range gws {
+			gw.stop()
+		}
+	}
+	for range n {
+		gw, err := b.startGateway(ctx, DefaultLocalTTL, false)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		gws = append(gws, gw)
+	}
+	return gws, stop, nil
 }

@@ -80,23 +80,12 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 				return err
 			}
 		}
-		var iss, sub, sid *string
-		if n.OIDC != nil {
-			iss, sub = &n.OIDC.Issuer, &n.OIDC.Subject
-			if n.OIDC.SessionID != "" {
-				sid = &n.OIDC.SessionID
-			}
-		}
 		// The insert, its audit record and the devices go in one round
 		// trip (a pipeline); the record is made from what is inserted.
 		b := &pgx.Batch{}
-		b.Queue(`
-			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
-				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)
+		b.Queue(`INSERT INTO sessions `+insertCols+`
 			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			RETURNING `+sessionCols,
-			n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
-			n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid).
+			RETURNING `+sessionCols, insertArgs(n)...).
 			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
 		var seen seenDevices
 		// Devices this replica saw the user use within the hour are not
@@ -135,6 +124,23 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 	return ss, evicted, nil
 }
 
+// insertCols are the columns a new session's insert writes, from
+// insertArgs ($1–$16; last_activity_at and last_ip_address repeat $4, $6).
+const insertCols = `(token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
+	user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)`
+
+func insertArgs(n session.NewSession) []any {
+	var iss, sub, sid *string
+	if n.OIDC != nil {
+		iss, sub = &n.OIDC.Issuer, &n.OIDC.Subject
+		if n.OIDC.SessionID != "" {
+			sid = &n.OIDC.SessionID
+		}
+	}
+	return []any{n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
+		n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid}
+}
+
 // createdEntry is the audit record of creating n.
 func createdEntry(n session.NewSession) session.AuditEntry {
 	made := session.Session{ID: n.ID, UserID: n.UserID, ExpiresAt: n.ExpiresAt, RememberMe: n.RememberMe, TokenName: n.Name}
@@ -150,15 +156,7 @@ func createdEntry(n session.NewSession) session.AuditEntry {
 // without a limit for this kind of session. ok false (and no error) means
 // nothing was written: the user is missing, inactive, or has a limit.
 func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
-	var iss, sub, sid *string
-	if n.OIDC != nil {
-		iss, sub = &n.OIDC.Issuer, &n.OIDC.Subject
-		if n.OIDC.SessionID != "" {
-			sid = &n.OIDC.SessionID
-		}
-	}
-	args := []any{n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
-		n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid, limit.Default}
+	args := append(insertArgs(n), limit.Default)
 	args = append(args, auditArgs(ctx, createdEntry(n))...)
 	ss, err := scanSession(s.pool.QueryRow(ctx, `
 		WITH u AS (
@@ -166,8 +164,7 @@ func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit se
 			AND NOT ($11::text = 'session' AND coalesce(max_sessions, $17::int) > 0)
 			FOR NO KEY UPDATE),
 		ins AS (
-			INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
-				user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)
+			INSERT INTO sessions `+insertCols+`
 			SELECT $1::bytea, $2::uuid, $3::text, $4::timestamptz, $5::timestamptz, $4::timestamptz, $6::text, $6::text,
 				$7::text, $8::bool, $9::timestamptz, $10::text[], $11::text, $12::text, $13::text[], $14::text, $15::text, $16::text
 			FROM u
@@ -300,9 +297,6 @@ func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (session.Dele
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return session.Deleted{}, interpret("delete session", err)
-	}
-	if !d.Found {
-		d.Outbox = 0
 	}
 	return d, nil
 }

@@ -28,6 +28,20 @@ func create(t *testing.T, s *postgres.Store, userID string, limit session.Limit)
 	return tok, ss, ev, err
 }
 
+// userWithSession makes an active user id with one session, returning its
+// token.
+func userWithSession(t *testing.T, s *postgres.Store, id string) session.Token {
+	t.Helper()
+	if _, _, _, err := s.UpsertUser(context.Background(), session.User{ID: id, Username: id, IsActive: true, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _, err := create(t, s, id, session.Limit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func countRows(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 	t.Helper()
 	var n int
@@ -114,13 +128,11 @@ func TestLogoutWritesItsRecordAndReason(t *testing.T) {
 	t.Parallel()
 	s, pool := setup(t)
 	ctx := context.Background()
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (name) VALUES ('test')`); err != nil {
 		t.Fatal(err) // the triggers write events only with an endpoint configured
 	}
-	tok, ss, _, err := create(t, s, "u", session.Limit{})
+	tok := userWithSession(t, s, "u")
+	r, err := s.Restore(ctx, tok.Hash())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +146,7 @@ func TestLogoutWritesItsRecordAndReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = 'u'`,
-		session.EventSessionCleared, ss.ID); n != 1 {
+		session.EventSessionCleared, r.Session.ID); n != 1 {
 		t.Errorf("%d logout records for the session; want 1", n)
 	}
 	var reason string
@@ -165,13 +177,7 @@ func TestNotifyCarriesTheHashes(t *testing.T) {
 	s, pool := setup(t)
 	ctx := context.Background()
 	got := listen(t, pool)
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, _, err := create(t, s, "u", session.Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := userWithSession(t, s, "u")
 	if _, err := s.DeleteSession(ctx, tok.Hash()); err != nil {
 		t.Fatal(err)
 	}
@@ -210,13 +216,7 @@ func TestOwnedOutboxEntries(t *testing.T) {
 	s.SetOrigin("replica-a")
 	ctx := context.Background()
 	got := listen(t, pool)
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "u", Username: "u", IsActive: true, Roles: []string{}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, _, err := create(t, s, "u", session.Limit{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := userWithSession(t, s, "u")
 	other, _, _, err := create(t, s, "u", session.Limit{})
 	if err != nil {
 		t.Fatal(err)
