@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,6 +65,24 @@ func redisGetHandler(ctx context.Context, rdb *goredis.Client, key string, r ses
 // pgQueryHandler: one pgx primary-key query joining users, the same columns
 // as the gateway's validation query, for a fixed session.
 func pgQueryHandler(pool *pgxpool.Pool, hash []byte) http.Handler {
+	return pgQuery(pool, func(*http.Request) ([]byte, bool) { return hash, true })
+}
+
+// pgQueryPerTokenHandler: the same query for the session the request's
+// bearer token names (its SHA-256, as stored), so the baseline reads the
+// same rows as the gateway rather than one hot row.
+func pgQueryPerTokenHandler(pool *pgxpool.Pool) http.Handler {
+	return pgQuery(pool, func(r *http.Request) ([]byte, bool) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			return nil, false
+		}
+		h := sha256.Sum256([]byte(tok))
+		return h[:], true
+	})
+}
+
+func pgQuery(pool *pgxpool.Pool, key func(*http.Request) ([]byte, bool)) http.Handler {
 	e := echo.New()
 	e.Any("/v1/auth", func(c echo.Context) error {
 		var (
@@ -73,6 +93,10 @@ func pgQueryHandler(pool *pgxpool.Pool, hash []byte) http.Handler {
 			remember, active    bool
 			roles               []string
 		)
+		hash, ok := key(c.Request())
+		if !ok {
+			return c.NoContent(http.StatusUnauthorized)
+		}
 		err := pool.QueryRow(c.Request().Context(), `
 			SELECT s.public_id, s.user_id, s.created_at, s.expires_at, s.last_activity_at,
 			       s.ip_address, s.user_agent, s.remember_me, u.username, u.email, u.is_active, u.roles

@@ -166,7 +166,7 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	}
 	gw.g.Batcher().Flush(ctx)
 	touch0 := gw.counters.touchStmts.Load()
-	pair, err = b.compare(ctx, "bare Echo + one pgx primary-key query joining users", pgQueryHandler(pool, hash[:]),
+	pair, err = b.compare(ctx, "bare Echo + the same pgx query for the session each request's bearer token names (its SHA-256), over the same sessions", pgQueryPerTokenHandler(pool),
 		fmt.Sprintf("/v1/auth, caches off, Postgres every request, %dk sessions whose activity was written within the minute (the per-request work without the activity batch's)", n/1000), gw, some, true)
 	pool.Close()
 	if err != nil {

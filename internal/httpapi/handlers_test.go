@@ -287,28 +287,68 @@ func errorCode(body string) string {
 	return code
 }
 
+// The identity headers are rendered once and kept: in the memo of the
+// in-process cache entry an answer came from, else in the writer's own
+// cache. Either way a change to what they were rendered from renders them
+// afresh, and a router with another header set never uses another's.
 func TestAuthHeaders(t *testing.T) {
 	t.Parallel()
-	f := &fakeService{}
-	h := newRouter(f, adminToken)
-	for i := range 3 { // first render, then the cached rendering
-		req := httptest.NewRequest("GET", "/v1/auth", nil)
-		req.Header.Set("Cookie", "session_id="+string(testToken))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		want := map[string]string{"X-Auth-User-Id": f.restored.User.ID, "X-Auth-Username": "alice", "X-Auth-Email": "a@example.com",
-			"X-Auth-Roles": strings.Join(f.restored.User.Roles, ","), "X-Auth-Session-Id": sessionID, "Cache-Control": "no-store"}
-		for k, v := range want {
-			if got := rec.Header().Get(k); got != v {
-				t.Errorf("round %d: %s = %q; want %q", i, k, got, v)
+	for _, withMemo := range []bool{false, true} {
+		f := &fakeService{}
+		h := newRouter(f, adminToken)
+		var memo *session.Memo
+		if withMemo {
+			memo = new(session.Memo)
+			f.restored.Memo = memo
+		}
+		for i := range 3 { // first render, then the kept rendering
+			rec := authRequest(h)
+			want := map[string]string{"X-Auth-User-Id": f.restored.User.ID, "X-Auth-Username": "alice", "X-Auth-Email": "a@example.com",
+				"X-Auth-Roles": strings.Join(f.restored.User.Roles, ","), "X-Auth-Session-Id": sessionID, "Cache-Control": "no-store"}
+			for k, v := range want {
+				if got := rec.Header().Get(k); got != v {
+					t.Errorf("memo %v, round %d: %s = %q; want %q", withMemo, i, k, got, v)
+				}
+			}
+			if withMemo && memo.Load() == nil {
+				t.Errorf("round %d: nothing kept in the entry's memo", i)
+			}
+			if i == 1 {
+				// A change of the user renders afresh (what was kept is
+				// checked against what it was rendered from), even with
+				// the same memo.
+				f.restored.User.Roles = []string{"viewer"}
 			}
 		}
-		if i == 1 {
-			// A change of the user renders afresh (the cache checks what it
-			// rendered from).
-			f.restored.User.Roles = []string{"viewer"}
+	}
+
+	// Two routers with other header sets over answers sharing one memo.
+	f, g := &fakeService{}, &fakeService{}
+	a := newRouter(f, adminToken)
+	g.restored = f.restored
+	b := httpapi.New(httpapi.Config{Service: g, Cookie: httpapi.CookieConfig{Name: "session_id"}, Logger: slog.New(slog.DiscardHandler), AuthHeaders: "authelia"})
+	f.restored.Memo = new(session.Memo)
+	g.restored.Memo = f.restored.Memo
+	for i := range 2 {
+		if got := authRequest(a).Header().Get("X-Auth-Username"); got != "alice" {
+			t.Errorf("round %d: sessiongw set's X-Auth-Username = %q", i, got)
+		}
+		rec := authRequest(b)
+		if got := rec.Header().Get("Remote-User"); got != "alice" {
+			t.Errorf("round %d: authelia set's Remote-User = %q", i, got)
+		}
+		if got := rec.Header().Get("X-Auth-Username"); got != "" {
+			t.Errorf("round %d: the authelia router wrote the other set's X-Auth-Username %q", i, got)
 		}
 	}
+}
+
+func authRequest(h http.Handler) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "/v1/auth", nil)
+	req.Header.Set("Cookie", "session_id="+string(testToken))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }
 
 func TestAdminAPIOffWithoutToken(t *testing.T) {

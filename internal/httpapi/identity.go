@@ -112,11 +112,12 @@ func identityValue(f identityField, r session.Restored) string {
 // identityWriter writes the identity header set of an allowed request.
 // Rendering the values (formatting the user id, joining the roles, one
 // header slice per value) would cost an allocation per header on every
-// request, so the rendered values of recently answered sessions are kept
-// in a bounded cache keyed by public session id. An entry records what it
-// was rendered from and is used only while that still matches the answer
-// exactly: a change to the user or session renders afresh, so the cache
-// never needs invalidating.
+// request, so they are rendered once and kept: in the memo of the
+// in-process cache entry the answer came from (no second lookup on a hit),
+// or, for answers from Redis or Postgres, in a bounded cache keyed by
+// public session id. Either way they record what they were rendered from
+// and are used only while that still matches the answer exactly: a change
+// to the user or session renders afresh, so neither needs invalidating.
 type identityWriter struct {
 	set   []identityHeader
 	cache *otter.Cache[string, *renderedIdentity]
@@ -152,6 +153,7 @@ const maxAudiences = 4
 
 // renderedIdentity is one session's rendered header values.
 type renderedIdentity struct {
+	by                                     *identityWriter // whose header set
 	userID, username, email, id, tokenName string
 	authenticatedAt                        time.Time
 	roles                                  []string
@@ -177,11 +179,7 @@ func newIdentityWriter(set string, size int, jwt TokenSigner, trusted []netip.Pr
 // write sets every header of the set on h for r (and the signed identity,
 // when on, for the audience req's trusted proxy names).
 func (w *identityWriter) write(h http.Header, r session.Restored, req *http.Request) error {
-	pre, ok := w.cache.GetIfPresent(r.Session.ID)
-	if !ok || !pre.matches(r) {
-		pre = w.render(r)
-		w.cache.Set(r.Session.ID, pre)
-	}
+	pre := w.rendered(r)
 	for i, ih := range w.set {
 		h[ih.name] = pre.vals[i]
 	}
@@ -254,8 +252,26 @@ func (w *identityWriter) audience(req *http.Request) string {
 	return ""
 }
 
+// rendered returns r's rendered values: from the memo of the in-process
+// cache entry r came from, else from this writer's own cache (which keeps
+// them, and their signed tokens, across refills), rendering them when
+// neither has them for exactly this answer; the entry's memo keeps them
+// for its next hits.
+func (w *identityWriter) rendered(r session.Restored) *renderedIdentity {
+	if pre, ok := r.Memo.Load().(*renderedIdentity); ok && pre.by == w && pre.matches(r) {
+		return pre
+	}
+	pre, ok := w.cache.GetIfPresent(r.Session.ID)
+	if !ok || !pre.matches(r) {
+		pre = w.render(r)
+		w.cache.Set(r.Session.ID, pre)
+	}
+	r.Memo.Store(pre)
+	return pre
+}
+
 func (w *identityWriter) render(r session.Restored) *renderedIdentity {
-	p := &renderedIdentity{userID: r.User.ID, username: r.User.Username, email: r.User.Email, id: r.Session.ID,
+	p := &renderedIdentity{by: w, userID: r.User.ID, username: r.User.Username, email: r.User.Email, id: r.Session.ID,
 		tokenName: r.Session.TokenName, authenticatedAt: r.Session.AuthenticatedAt,
 		roles: slices.Clone(r.User.Roles), vals: make([][]string, len(w.set))}
 	for i, ih := range w.set {

@@ -104,14 +104,18 @@ func (c *Cache) Get(h session.Hash) (session.Restored, bool) {
 	// answer from before that delete returned.
 	c.mu.RLock()
 	if c.deletes == before {
+		r.Memo = new(session.Memo)
 		c.hot.Set(h, item{r: r, ttl: ttl})
 	}
 	c.mu.RUnlock()
 	return r, true
 }
 
-// Set implements session.LocalCache; the entry lives at most ttl.
+// Set implements session.LocalCache; the entry lives at most ttl. A
+// decoded entry gets a session.Memo of its own (a compact one gets one when
+// promoted).
 func (c *Cache) Set(h session.Hash, r session.Restored, ttl time.Duration) {
+	r.Memo = new(session.Memo)
 	c.hot.Set(h, item{r: r, ttl: ttl})
 	if c.compact == nil {
 		return

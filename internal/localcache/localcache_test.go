@@ -27,6 +27,55 @@ func entry(i int) session.Restored {
 	}
 }
 
+// sameEntry: got is want as cached, with the entry's memo.
+func sameEntry(got, want session.Restored) bool {
+	if got.Memo == nil {
+		return false
+	}
+	got.Memo = nil
+	return reflect.DeepEqual(got, want)
+}
+
+// Each entry has a memo of its own, which lives as long as the entry: a
+// hit returns it, a new Set or a Delete drops what it held, and an entry
+// promoted from the compact tier gets a fresh one.
+func TestEntriesCarryTheirOwnMemo(t *testing.T) {
+	t.Parallel()
+	c := localcache.NewSized(10, 2) // entries beyond 2 live compact
+	defer c.Close()
+	c.Set(hash(1), entry(1), time.Hour)
+	c.Set(hash(2), entry(2), time.Hour)
+	a, _ := c.Get(hash(1))
+	b, _ := c.Get(hash(2))
+	if a.Memo == nil || b.Memo == nil || a.Memo == b.Memo {
+		t.Fatalf("memos %p and %p: want one per entry", a.Memo, b.Memo)
+	}
+	a.Memo.Store("rendered")
+	if again, _ := c.Get(hash(1)); again.Memo.Load() != "rendered" {
+		t.Fatalf("a second hit's memo holds %v; want what the first stored", again.Memo.Load())
+	}
+	c.Set(hash(1), entry(1), time.Hour) // a refill
+	if again, _ := c.Get(hash(1)); again.Memo.Load() != nil {
+		t.Fatalf("a refilled entry's memo holds %v; want nothing", again.Memo.Load())
+	}
+	a, _ = c.Get(hash(1))
+	a.Memo.Store("rendered")
+	c.Delete([]session.Hash{hash(1)})
+	c.Set(hash(1), entry(1), time.Hour)
+	if again, _ := c.Get(hash(1)); again.Memo.Load() != nil {
+		t.Fatalf("after Delete and Set the memo holds %v; want nothing", again.Memo.Load())
+	}
+	for i := 3; i <= 10; i++ { // push entries out of the hot tier
+		c.Set(hash(i), entry(i), time.Hour)
+	}
+	for i := 1; i <= 10; i++ {
+		got, ok := c.Get(hash(i))
+		if !ok || !sameEntry(got, entry(i)) {
+			t.Fatalf("entry %d: %+v, %v; want it with a memo, from either tier", i, got, ok)
+		}
+	}
+}
+
 // A cache larger than its hot tier serves every entry, from the compact
 // tier when the hot one has evicted it, with the same contents; deletes,
 // expiry and Clear apply to both tiers.
@@ -46,8 +95,8 @@ func TestCompactTierServesWhatTheHotTierEvicted(t *testing.T) {
 		if !ok {
 			t.Fatalf("entry %d of %d missing (hot tier holds %d)", i, n, hot)
 		}
-		if !reflect.DeepEqual(got, entry(i)) {
-			t.Fatalf("entry %d = %+v; want %+v", i, got, entry(i))
+		if !sameEntry(got, entry(i)) {
+			t.Fatalf("entry %d = %+v; want %+v with a memo", i, got, entry(i))
 		}
 	}
 	if l := c.Len(); l != n {
@@ -94,7 +143,7 @@ func TestSmallCacheIsHotOnly(t *testing.T) {
 	c := localcache.New(100)
 	defer c.Close()
 	c.Set(hash(1), entry(1), time.Hour)
-	if got, ok := c.Get(hash(1)); !ok || !reflect.DeepEqual(got, entry(1)) {
+	if got, ok := c.Get(hash(1)); !ok || !sameEntry(got, entry(1)) {
 		t.Errorf("Get = %+v, %v", got, ok)
 	}
 	c.Delete([]session.Hash{hash(1)})

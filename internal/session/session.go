@@ -3,6 +3,7 @@ package session
 import (
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -68,6 +69,33 @@ type User struct {
 type Restored struct {
 	Session Session
 	User    User
+	// Memo is nil, except on an answer from the in-process cache, where it
+	// is that cache entry's own slot (see Memo).
+	Memo *Memo `json:"-"`
+}
+
+// Memo is a slot for what an adapter derives from one cached answer (the
+// HTTP layer keeps the identity headers it rendered from it there), so the
+// work is done once per cache fill rather than once per request. The
+// in-process cache gives each entry a new one, so what is kept lives and
+// dies with the entry: an invalidation or a refill drops both. Store
+// values of one type only (it is an atomic.Value); a nil Memo loads nil
+// and ignores stores.
+type Memo struct{ v atomic.Value }
+
+// Load returns what was stored, or nil.
+func (m *Memo) Load() any {
+	if m == nil {
+		return nil
+	}
+	return m.v.Load()
+}
+
+// Store keeps v (replacing what was there).
+func (m *Memo) Store(v any) {
+	if m != nil {
+		m.v.Store(v)
+	}
 }
 
 // NewSession is what a Store needs to insert a session or API token.
