@@ -78,7 +78,7 @@ func (b *bench) throughNginx(ctx context.Context, gw *gatewayUnderTest, tokens s
 	}
 	defer stop()
 	baseRes, res, err := b.alternate("nginx",
-		func(d time.Duration) (result, error) { return b.load(ctx, base, tokens, b.o.connections, d) },
+		func(d time.Duration) (result, error) { return b.checked(ctx, base, tokens, d) },
 		func(d time.Duration) (result, error) {
 			hits0 := appHits.Load()
 			r, err := b.measureAt(ctx, gw, url, tokens, b.o.connections, d)

@@ -334,7 +334,7 @@ func (b *bench) peerRows(ctx context.Context) ([]row, error) {
 		func(d time.Duration) (result, error) {
 			return b.loadReq(ctx, p.url, cookieFile, cookie, b.o.connections, d)
 		},
-		func(d time.Duration) (result, error) { return b.load(ctx, ceilURL, tokens, b.o.connections, d) })
+		func(d time.Duration) (result, error) { return b.checked(ctx, ceilURL, tokens, d) })
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +342,7 @@ func (b *bench) peerRows(ctx context.Context) ([]row, error) {
 		func(d time.Duration) (result, error) {
 			return b.loadReq(ctx, peerNginx, cookieFile, throughCookie, b.o.connections, d)
 		},
-		func(d time.Duration) (result, error) { return b.load(ctx, ceilNginx, tokens, b.o.connections, d) })
+		func(d time.Duration) (result, error) { return b.checked(ctx, ceilNginx, tokens, d) })
 	if err != nil {
 		return nil, err
 	}

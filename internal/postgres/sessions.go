@@ -236,18 +236,25 @@ func makeRoom(ctx context.Context, tx pgx.Tx, userID string, now time.Time, max 
 	return evicted, nil
 }
 
-// Restore implements session.Store with one query joining the user.
-func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, error) {
-	var r session.Restored
-	// An API token's roles are its own, narrowed to those the user still
-	// holds.
-	row := s.pool.QueryRow(ctx, `
-		SELECT `+sessionColsS+`,
+// restoreQuery is the validation query: a session and its user by token
+// hash ($1). An API token's roles are its own, narrowed to those the user
+// still holds.
+var restoreQuery = `
+		SELECT ` + sessionColsS + `,
 		       u.username, u.email, u.is_active,
 		       CASE WHEN s.token_roles IS NULL THEN u.roles
 		            ELSE ARRAY(SELECT r FROM unnest(s.token_roles) r WHERE r = ANY (u.roles)) END
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1`, h[:])
+		WHERE s.token_hash = $1`
+
+// RestoreQuery returns the validation query Restore sends, for the
+// benchmark's baseline, which runs it bare.
+func RestoreQuery() string { return restoreQuery }
+
+// Restore implements session.Store with one query joining the user.
+func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, error) {
+	var r session.Restored
+	row := s.pool.QueryRow(ctx, restoreQuery, h[:])
 	ss, err := scanSession(row, &r.User.Username, &r.User.Email, &r.User.IsActive, &r.User.Roles)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return session.Restored{}, session.ErrUnauthenticated
