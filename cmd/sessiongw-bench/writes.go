@@ -163,25 +163,54 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 
+	// The UPDATE baselines update the rows the INSERTs wrote, round robin
+	// (an UPDATE may outpace the INSERTs that made its rows).
+	bmu.Lock()
+	ids := slices.Clone(baseIDs) // the steady INSERTs append to baseIDs later
+	bmu.Unlock()
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("writes: the INSERT baseline wrote no row")
+	}
+	var bnext atomic.Int64
+	update := func(ctx context.Context, _ int) (bool, error) {
+		i := int(bnext.Add(1)) - 1
+		_, err := pool.Exec(ctx, `UPDATE write_baseline SET expires_at = now() WHERE public_id = $1`, ids[i%len(ids)])
+		return true, err
+	}
+
+	// Each logout takes a token of its own: the saturated row up to twice
+	// as many as the logins row made in the same time (a logout has been
+	// the slower of the two in every run), the steady row writeRate a
+	// second. Top up, outside any measurement, so that neither runs out;
+	// one that did would measure less load than it names, so it fails the
+	// run below instead.
+	reserve := writeRate * int(b.o.duration.Seconds()+1)
+	want := 2*len(tokens) + reserve
+	fmt.Fprintf(os.Stderr, "writes: %d more sessions for the logouts\n", max(0, want-len(tokens)))
+	if _, err := loop(ctx, time.Hour, func(ctx context.Context, w int) (bool, error) {
+		tmu.Lock()
+		done := len(tokens) >= want
+		tmu.Unlock()
+		if done {
+			return false, nil
+		}
+		return create(ctx, w)
+	}); err != nil {
+		return nil, err
+	}
+
 	// Logouts: DELETE /v1/session, each token once, through any replica;
 	// right after each answer another replica must refuse the token.
 	var next, stale, checked atomic.Int64
 	var smu sync.Mutex
 	staleStatus := map[int]int{} // status → count, of the checks that were not 401
-	var bnext atomic.Int64
-	update := func(ctx context.Context, _ int) (bool, error) {
-		i := int(bnext.Add(1)) - 1
-		if i >= len(baseIDs) {
-			return false, nil
-		}
-		_, err := pool.Exec(ctx, `UPDATE write_baseline SET expires_at = now() WHERE public_id = $1`, baseIDs[i])
-		return true, err
-	}
-	// logoutOne logs out the next of toks (next counts them), checking one
+	// logoutOne logs out the next of toks (next counts them; out counts the
+	// calls that found none left), checking one
 	// in ten on another replica right after.
-	logoutOne := func(ctx context.Context, toks []string, next *atomic.Int64) (bool, error) {
+	logoutOne := func(ctx context.Context, toks []string, next, out *atomic.Int64) (bool, error) {
 		i := int(next.Add(1)) - 1
 		if i >= len(toks) {
+			out.Add(1)
 			return false, nil
 		}
 		tok := toks[i]
@@ -213,13 +242,13 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		}
 		return true, nil
 	}
-	logoutOf := func(toks []string, next *atomic.Int64) func(ctx context.Context, w int) (bool, error) {
-		return func(ctx context.Context, _ int) (bool, error) { return logoutOne(ctx, toks, next) }
+	logoutOf := func(toks []string, next, out *atomic.Int64) func(ctx context.Context, w int) (bool, error) {
+		return func(ctx context.Context, _ int) (bool, error) { return logoutOne(ctx, toks, next, out) }
 	}
-	// A share of the tokens is kept for the steady row.
-	reserve := min(len(tokens)/3, writeRate*int(b.o.duration.Seconds()+1))
+	// The last reserve tokens are the steady row's.
 	reserved := tokens[len(tokens)-reserve:]
-	logout := logoutOf(tokens[:len(tokens)-reserve], &next)
+	var ranOut, steadyRanOut atomic.Int64
+	logout := logoutOf(tokens[:len(tokens)-reserve], &next, &ranOut)
 	var nextReserved atomic.Int64
 	fmt.Fprintln(os.Stderr, "writes: logouts")
 	loginNote := perOp(cRes)
@@ -236,21 +265,11 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	// scheduled time, and its latency counts from then), against the bare
 	// INSERT and UPDATE at the same rates.
 	fmt.Fprintln(os.Stderr, "writes: logout latency at a steady load")
-	bmu.Lock()
-	ids := slices.Clone(baseIDs) // the steady INSERTs append to baseIDs meanwhile
-	bmu.Unlock()
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("writes: the INSERT baseline wrote no row")
-	}
-	updateAgain := func(ctx context.Context, i int) (bool, error) {
-		_, err := pool.Exec(ctx, `UPDATE write_baseline SET expires_at = now() WHERE public_id = $1`, ids[i%len(ids)])
-		return true, err
-	}
 	steadyBase := func(d time.Duration) (result, error) {
-		return steady(ctx, d, updateAgain, insert)
+		return steady(ctx, d, update, insert)
 	}
 	steadyLogouts := func(d time.Duration) (result, error) {
-		return steady(ctx, d, logoutOf(reserved, &nextReserved), func(ctx context.Context, _ int) (bool, error) { return login(ctx, false) })
+		return steady(ctx, d, logoutOf(reserved, &nextReserved, &steadyRanOut), func(ctx context.Context, _ int) (bool, error) { return login(ctx, false) })
 	}
 	sBase, sRes, err := b.alternate("logout-latency", steadyBase, steadyLogouts)
 	if err != nil {
@@ -259,8 +278,14 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	if stale.Load() > 0 {
 		return nil, fmt.Errorf("%d of %d logged-out tokens were not refused (401) by another replica afterwards; statuses: %v", stale.Load(), checked.Load(), staleStatus)
 	}
+	if steadyRanOut.Load() > 0 {
+		return nil, fmt.Errorf("writes: the steady logouts ran out of sessions (%d calls found none): the measurement is not valid", steadyRanOut.Load())
+	}
 	note := fmt.Sprintf("3 replicas, %d workers; latency p50 %s, p99 %s, max %s (the acknowledged wait included); %d tokens checked on another replica right after their logout returned: 0 accepted; %s",
 		writeWorkers, ms(lRes.p50), ms(lRes.p99), ms(lRes.max), saturated, perOp(lRes))
+	if ranOut.Load() > 0 {
+		note += fmt.Sprintf("; every prepared session was logged out %.1f s into the %s of measurement, and the rate counts the time they ran", lRes.duration.Seconds(), b.o.duration)
+	}
 	steadyNote := fmt.Sprintf("%d logins and %d logouts a second over the 3 replicas, each started at its scheduled time (open loop; latency counted from then); logout p50 %s, p99 %s, max %s (the acknowledged wait included), against the bare UPDATE's %s, %s, %s under its INSERT/UPDATE load at the same rates; %d more tokens checked on another replica right after their logout returned: 0 accepted",
 		writeRate, writeRate, ms(sRes.p50), ms(sRes.p99), ms(sRes.max), ms(sBase.p50), ms(sBase.p99), ms(sBase.max), checked.Load()-saturated)
 	return []row{
