@@ -141,16 +141,28 @@ func (s *Store) leadOnce(ctx context.Context, run func(ctx context.Context, wake
 // endpoint whose route takes their type, and are marked fanned out, in one
 // transaction. The audit records committed so far are chained first, and an
 // event whose transaction still has a record waiting for the sequencer
-// waits with it, so every event goes out with its audit_seq.
+// waits with it, so every event goes out with its audit_seq; so do the
+// user's later events (a change made with plain SQL has no record to wait
+// for), so that each user's deliveries keep the order of the changes.
 func (s *Store) FanOut(ctx context.Context, routes []webhook.Route, limit int) (int, error) {
 	if _, err := s.SequenceAudit(ctx); err != nil {
 		return 0, err
 	}
+	return s.fanOut(ctx, routes, limit)
+}
+
+// fanOut is FanOut without chaining the audit records first: one that
+// commits after that chaining is still waiting here.
+func (s *Store) fanOut(ctx context.Context, routes []webhook.Route, limit int) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
+			WITH waiting AS (
+				SELECT e.id, e.user_id FROM webhook_events e
+				WHERE NOT e.fanned_out AND EXISTS (SELECT 1 FROM audit_pending p WHERE p.xact = e.xact))
 			SELECT id, type, user_id FROM webhook_events e
-			WHERE NOT fanned_out AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.xact = e.xact)
+			WHERE NOT fanned_out
+			  AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.user_id = e.user_id AND w.id <= e.id)
 			ORDER BY id LIMIT $1 FOR UPDATE`, limit)
 		if err != nil {
 			return err
