@@ -471,27 +471,37 @@ func TestWebhookAuditCheckpoints(t *testing.T) {
 	cfg.AuditCheckpointInterval = 300 * time.Millisecond
 	reps := []*testenv.Replica{testenv.Start(t, cfg, hookOptions), testenv.Start(t, cfg, hookOptions)}
 	mustUser(t, reps[0].URL, "u1")
-	got := r.waitFor(20*time.Second, "two checkpoints", func(ds []delivery) bool {
-		n := 0
+	since := time.Now() // the change has committed
+	// A checkpoint written after the change covers it (checkpoints written
+	// before it may have come first: the first two can precede it on a
+	// busy machine).
+	after := func(d delivery) bool {
+		at, err := time.Parse(time.RFC3339Nano, d.At)
+		return d.Type == "audit.checkpoint" && err == nil && at.After(since)
+	}
+	got := r.waitFor(20*time.Second, "two checkpoints, one after the change", func(ds []delivery) bool {
+		n, later := 0, false
 		for _, d := range ds {
 			if d.Type == "audit.checkpoint" {
 				n++
+				later = later || after(d)
 			}
 		}
-		return n >= 2
+		return n >= 2 && later
 	})
 	head, err := reps[0].Gateway.Service().AuditHead(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last delivery
+	var first delivery
 	for _, d := range got {
-		if d.Type == "audit.checkpoint" {
-			last = d
+		if after(d) {
+			first = d
+			break
 		}
 	}
-	if last.Data["head"] != head.String() {
-		t.Errorf("checkpoint head %v; want %s", last.Data["head"], head)
+	if first.Data["head"] != head.String() {
+		t.Errorf("checkpoint head %v; want %s", first.Data["head"], head)
 	}
 }
 

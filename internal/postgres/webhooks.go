@@ -286,6 +286,11 @@ func (s *Store) ExpirePending(ctx context.Context, endpoint string, before time.
 // AddCheckpoint implements webhook.Store: an audit.checkpoint event with
 // the audit head, when any endpoint is registered.
 func (s *Store) AddCheckpoint(ctx context.Context) error {
+	// Chain what has committed first, so the checkpoint covers every
+	// change made before it, not only what the sequencer reached.
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		return err
+	}
 	_, err := s.pool.Exec(ctx, `
 		WITH ins AS (
 			INSERT INTO webhook_events (type, data)
