@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sessiongw/sessiongw/internal/postgres"
 	"github.com/sessiongw/sessiongw/internal/session"
+	"github.com/sessiongw/sessiongw/internal/testenv/pgtest"
 )
 
 // create makes a session of userID from the same client every time, so
@@ -305,3 +307,56 @@ func TestParseNotify(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The webhook triggers' guard (sessiongw_webhooks_on, PL/pgSQL since
+// migration 0013, its plan kept per connection) still answers per
+// statement: on one connection, endpoints added or removed between
+// logouts turn their events on and off.
+func TestWebhookGuardFollowsTheEndpoints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.New(t)
+	pool, err := postgres.Connect(ctx, dsn+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := postgres.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s := postgres.NewStore(pool)
+	events := func() int {
+		return countRows(t, pool, `SELECT count(*) FROM webhook_events WHERE type = 'session.revoked'`)
+	}
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logout := func(user string) {
+		t.Helper()
+		if d, err := s.DeleteSession(ctx, userWithSession(t, s, user).Hash()); err != nil || !d.Found {
+			t.Fatalf("logout = %+v, %v", d, err)
+		}
+	}
+	for i, step := range []struct {
+		sql  string // run before the logout
+		want int    // session.revoked events after it
+	}{
+		{"", 0},
+		{"", 0}, // the guard's plan is cached on this connection by now
+		{`INSERT INTO webhook_endpoints (name) VALUES ('ep')`, 1},
+		{"", 2},
+		{`DELETE FROM webhook_endpoints`, 2},
+		{`INSERT INTO webhook_endpoints (name) VALUES ('ep2')`, 3},
+	} {
+		if step.sql != "" {
+			exec(step.sql)
+		}
+		logout(fmt.Sprintf("u%d", i))
+		if got := events(); got != step.want {
+			t.Fatalf("step %d: %d session.revoked events; want %d", i, got, step.want)
+		}
+	}
+}
