@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,24 +102,4 @@ func (b *bench) activityRows(ctx context.Context) ([]row, error) {
 	return []row{{name: fmt.Sprintf("activity at scale: the data set's %d sessions validated once each over 3 replicas, then two batch intervals (%s)", len(tokens), 2*interval), res: res,
 		note: fmt.Sprintf("%d of %d sessions had last_activity_at written within two batch intervals of the last answer; %d activity statements on the three replicas, %d failed (deadlocks included), the longest took %s; the Postgres processes used %.1f s of CPU over the %.1f s of load and wait",
 			len(tokens)-stale, len(tokens), stmts, errs, ms(time.Duration(longest)), pgCPU.Seconds(), (load + 2*interval).Seconds())}}, nil
-}
-
-// postgresCPU is the CPU time of every process named postgres on the
-// machine (the server's backends and its background processes).
-func postgresCPU() time.Duration {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	var total time.Duration
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if comm, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
-			total += procCPU(pid)
-		}
-	}
-	return total
 }

@@ -63,11 +63,12 @@ type result struct {
 	non2xx, socketErrors  int64
 	cpu                   time.Duration // this process's CPU time during the run
 	pgQueries, redisCalls int64
-	distinct              int64 // distinct sessions looked up in Postgres (cold start)
-	gatewayAuths          int64 // /v1/auth answers the gateway itself counted
-	appHits               int64 // requests the app behind a proxy received
-	churn                 int64 // logouts, revokes and logins (realistic mix)
-	nearHits              int64 // validations a client's near cache answered
+	distinct              int64    // distinct sessions looked up in Postgres (cold start)
+	gatewayAuths          int64    // /v1/auth answers the gateway itself counted
+	appHits               int64    // requests the app behind a proxy received
+	churn                 int64    // logouts, revokes and logins (realistic mix)
+	nearHits              int64    // validations a client's near cache answered
+	split                 cpuSplit // CPU by process (the write rows)
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }

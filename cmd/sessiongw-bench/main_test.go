@@ -122,23 +122,30 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	// Writes: logins and logouts happened, each beside its baseline, also
 	// at the steady rate (the harness itself fails when a logged-out token
 	// was accepted afterwards).
-	for _, i := range []int{20, 22, 24} {
+	for _, i := range []int{20, 23, 26} {
 		if r := rows[i].res; !rows[i-1].isBaseline || r.requests == 0 || r.non2xx != 0 {
 			t.Errorf("%s: %d requests, %d errors", rows[i].name, r.requests, r.non2xx)
 		}
 	}
+	// The same logins' and logouts' Postgres writes alone, measured
+	// against the same baselines.
+	for _, i := range []int{21, 24} {
+		if r := rows[i].res; !rows[i].again || r.requests == 0 || r.non2xx != 0 || !strings.Contains(rows[i].note, "CPU per operation") {
+			t.Errorf("%s: %d operations, %d errors; note %q", rows[i].name, r.requests, r.non2xx, rows[i].note)
+		}
+	}
 	// Activity at scale: every session's activity written, no statement
 	// failed.
-	if n := rows[25].res.requests; n < int64(o.sessions)/2 || !strings.Contains(rows[25].note, fmt.Sprintf("%d of %d sessions had last_activity_at written", n, n)) ||
-		!strings.Contains(rows[25].note, ", 0 failed") {
-		t.Errorf("activity at scale (%d sessions): %s; want every one written and no failure", n, rows[25].note)
+	if n := rows[27].res.requests; n < int64(o.sessions)/2 || !strings.Contains(rows[27].note, fmt.Sprintf("%d of %d sessions had last_activity_at written", n, n)) ||
+		!strings.Contains(rows[27].note, ", 0 failed") {
+		t.Errorf("activity at scale (%d sessions): %s; want every one written and no failure", n, rows[27].note)
 	}
 	// Many cached sessions: every answer from the in-process cache.
-	if r := rows[27].res; !rows[26].isBaseline || r.requests == 0 || r.pgQueries != 0 || r.redisCalls != 0 || r.gatewayAuths < r.requests ||
-		!strings.Contains(rows[27].note, "bytes of live heap") {
-		t.Errorf("many cached: %d requests, %d Postgres queries, %d Redis commands, %d answers; note %q", r.requests, r.pgQueries, r.redisCalls, r.gatewayAuths, rows[27].note)
+	if r := rows[29].res; !rows[28].isBaseline || r.requests == 0 || r.pgQueries != 0 || r.redisCalls != 0 || r.gatewayAuths < r.requests ||
+		!strings.Contains(rows[29].note, "bytes of live heap") {
+		t.Errorf("many cached: %d requests, %d Postgres queries, %d Redis commands, %d answers; note %q", r.requests, r.pgQueries, r.redisCalls, r.gatewayAuths, rows[29].note)
 	}
-	if q, d := rows[28].res.pgQueries, rows[28].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
+	if q, d := rows[30].res.pgQueries, rows[30].res.distinct; d < 100 || d > 1000 || q < d || float64(q) > 1.05*float64(d) {
 		t.Errorf("cold start: %d Postgres queries for %d distinct sessions; want one per session (at most 1.05 x)", q, d)
 	}
 	var out bytes.Buffer

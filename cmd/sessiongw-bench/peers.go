@@ -45,18 +45,27 @@ type peer struct {
 
 // procCPU is the CPU time process pid has used (user and system), from
 // /proc/pid/stat.
-func procCPU(pid int) time.Duration {
+func procCPU(pid int) time.Duration { return statCPU(pid, false) }
+
+// statCPU is procCPU, plus, with reaped set, the CPU time of the children
+// pid has waited for (Postgres's postmaster: the backends and workers
+// that have exited).
+func statCPU(pid int, reaped bool) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from the 3rd on
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
+	fields := f[11:13] // utime, stime (fields 14 and 15)
+	if reaped {
+		fields = f[11:15] // and cutime, cstime (16 and 17)
+	}
 	var ticks int64
-	for _, v := range f[11:13] { // utime, stime (fields 14 and 15)
+	for _, v := range fields {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		ticks += n
 	}

@@ -47,9 +47,11 @@ func (b *bench) report(rows []row, args []string) string {
 			name = "↳ baseline: " + name
 		}
 		fmt.Fprintf(&sb, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", name, r.res.rps(), ms(r.res.p50), ms(r.res.p99), ms(r.res.p999), ratio, pg, rd, cpu)
-		if r.isBaseline {
+		switch {
+		case r.isBaseline:
 			base = &rows[i].res
-		} else {
+		case i+1 < len(rows) && rows[i+1].again:
+		default:
 			base = nil
 		}
 	}

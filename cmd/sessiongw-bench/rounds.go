@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -21,22 +22,42 @@ func (b *bench) rounds() int {
 // round of each side: go tool pprof -diff_base NAME.baseline.cpu.pprof
 // NAME.cpu.pprof shows what the gateway adds to its baseline.
 func (b *bench) alternate(profileName string, base, scenario func(d time.Duration) (result, error)) (result, result, error) {
+	rs, err := b.alternateAll(profileName, base, scenario)
+	if err != nil {
+		return result{}, result{}, err
+	}
+	return rs[0], rs[1], nil
+}
+
+// alternateAll is alternate over any number of sides, measured in turn in
+// each round: the first is the baseline (profile NAME.baseline), the second
+// the scenario (NAME), further ones NAME.2, NAME.3, ….
+func (b *bench) alternateAll(profileName string, sides ...func(d time.Duration) (result, error)) ([]result, error) {
 	n := b.rounds()
 	per := b.o.duration / time.Duration(n)
-	var bs, ss []result
+	all := make([][]result, len(sides))
 	for i := range n {
 		last := i == n-1
-		r, err := b.profiled(last, profileSlug(profileName)+".baseline", base, per)
-		if err != nil {
-			return result{}, result{}, err
+		for j, side := range sides {
+			name := profileSlug(profileName)
+			switch {
+			case j == 0:
+				name += ".baseline"
+			case j > 1:
+				name += "." + strconv.Itoa(j)
+			}
+			r, err := b.profiled(last, name, side, per)
+			if err != nil {
+				return nil, err
+			}
+			all[j] = append(all[j], r)
 		}
-		bs = append(bs, r)
-		if r, err = b.profiled(last, profileSlug(profileName), scenario, per); err != nil {
-			return result{}, result{}, err
-		}
-		ss = append(ss, r)
 	}
-	return merge(bs), merge(ss), nil
+	out := make([]result, len(sides))
+	for j, rs := range all {
+		out[j] = merge(rs)
+	}
+	return out, nil
 }
 
 // merge adds up the rounds of one side; its latencies are the median
@@ -56,6 +77,7 @@ func merge(rs []result) result {
 		m.appHits += r.appHits
 		m.churn += r.churn
 		m.nearHits += r.nearHits
+		m.split = m.split.add(r.split)
 		m.max = max(m.max, r.max)
 	}
 	median := func(f func(result) time.Duration) time.Duration {

@@ -23,8 +23,11 @@ import (
 type row struct {
 	name       string
 	isBaseline bool
-	res        result
-	note       string
+	// again: compared with the same baseline as the scenario row before
+	// it (a second scenario measured against one baseline)
+	again bool
+	res   result
+	note  string
 }
 
 func (b *bench) runAll(ctx context.Context) ([]row, error) {

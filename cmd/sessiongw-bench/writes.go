@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,7 +18,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sessiongw/sessiongw/internal/config"
 	"github.com/sessiongw/sessiongw/internal/postgres"
+	"github.com/sessiongw/sessiongw/internal/session"
 )
 
 // Writes: logins (session create) and logouts (revoke, with the
@@ -37,7 +41,7 @@ func loop(ctx context.Context, d time.Duration, f func(ctx context.Context, work
 		errs atomic.Int64
 		n    atomic.Int64
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), readCPUSplit()
 	var wg sync.WaitGroup
 	for w := range writeWorkers {
 		wg.Go(func() {
@@ -64,7 +68,7 @@ func loop(ctx context.Context, d time.Duration, f func(ctx context.Context, work
 		})
 	}
 	wg.Wait()
-	r := result{requests: n.Load(), duration: time.Since(start), non2xx: errs.Load()}
+	r := result{requests: n.Load(), duration: time.Since(start), non2xx: errs.Load(), split: readCPUSplit().sub(cpu0)}
 	r.setLatencies(lats)
 	return r, nil
 }
@@ -85,6 +89,44 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: writeWorkers * 2}}
+
+	// The gateway's own Postgres writes, run bare (no HTTP, no Redis) at
+	// the same concurrency while the replicas run: how fast Postgres alone
+	// lets a login and a logout go, which bounds the gateway's rows.
+	cfg, _, err := config.Parse("sessiongw-bench", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	store := postgres.NewStore(pool)
+	store.SetOrigin("bench-bare") // a logout's pipeline, as a replica sends it
+	limit := session.Limit{Default: cfg.MaxSessionsPerUser, Policy: cfg.SessionLimitPolicy}
+	var bareHashes []session.Hash
+	// A replica marks the outbox entries it propagated done, in batches
+	// every 20 ms; the bare logouts' entries are marked the same way.
+	var (
+		dmu     sync.Mutex
+		doneIDs []int64
+	)
+	mctx, stopMarking := context.WithCancel(ctx)
+	defer stopMarking()
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-mctx.Done():
+				return
+			case <-t.C:
+			}
+			dmu.Lock()
+			ids := doneIDs
+			doneIDs = nil
+			dmu.Unlock()
+			if len(ids) > 0 {
+				_ = store.MarkOutboxDone(mctx, ids)
+			}
+		}
+	}()
 
 	// Logins: POST /v1/admin/sessions, round robin over the replicas; the
 	// tokens are kept for the logouts.
@@ -111,6 +153,27 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		return true, err
 	}
 	create := func(ctx context.Context, w int) (bool, error) { return login(ctx, true) }
+	// storeCreate is a login's Postgres write alone: the session the
+	// service would make for the same user, client and defaults.
+	storeCreate := func(ctx context.Context, _ int) (bool, error) {
+		tok, err := session.NewToken()
+		if err != nil {
+			return true, err
+		}
+		i := seq.Add(1)
+		now := time.Now().UTC()
+		_, _, err = store.CreateSession(ctx, session.NewSession{
+			Hash: tok.Hash(), ID: uuid.NewString(), UserID: strconv.FormatInt(i%1000+1, 10), Kind: session.KindSession,
+			CreatedAt: now, ExpiresAt: session.ExpiresAt(now, false, cfg.SessionTTL, cfg.RememberMeTTL),
+			IPAddress: "192.0.2.1", UserAgent: "bench", AuthenticatedAt: now, AMR: []string{},
+		}, limit)
+		if err == nil {
+			tmu.Lock()
+			bareHashes = append(bareHashes, tok.Hash())
+			tmu.Unlock()
+		}
+		return true, err
+	}
 	login = func(ctx context.Context, keep bool) (bool, error) {
 		i := seq.Add(1)
 		body, _ := json.Marshal(map[string]any{"user_id": strconv.FormatInt(i%1000+1, 10), "ip_address": "192.0.2.1", "user_agent": "bench"})
@@ -152,16 +215,18 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 			return r, err
 		}
 	}
-	perOp := func(r result) string {
-		return fmt.Sprintf("%.1f Postgres round trips (statements, pipelines, COPYs; background loops included) and %.1f Redis commands per operation, over the three replicas",
-			float64(roundTrips)/float64(max(r.requests, 1)), float64(r.redisCalls)/float64(max(r.requests, 1)))
+	perOp := func(r, base result, what string) string {
+		return fmt.Sprintf("%.1f Postgres round trips (statements, pipelines, COPYs; background loops included) and %.1f Redis commands per operation, over the three replicas; CPU per operation: %s; per bare %s of the baseline: %s",
+			float64(roundTrips)/float64(max(r.requests, 1)), float64(r.redisCalls)/float64(max(r.requests, 1)),
+			r.split.perOp(r.requests), what, base.split.perOp(base.requests))
 	}
 	fmt.Fprintln(os.Stderr, "writes: logins")
-	cBase, cRes, err := b.alternate("logins", func(d time.Duration) (result, error) { return loop(ctx, d, insert) },
-		counted(create))
+	cs, err := b.alternateAll("logins", func(d time.Duration) (result, error) { return loop(ctx, d, insert) },
+		counted(create), func(d time.Duration) (result, error) { return loop(ctx, d, storeCreate) })
 	if err != nil {
 		return nil, err
 	}
+	cBase, cRes, cBare := cs[0], cs[1], cs[2]
 
 	// The UPDATE baselines update the rows the INSERTs wrote, round robin
 	// (an UPDATE may outpace the INSERTs that made its rows).
@@ -185,18 +250,42 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	// one that did would measure less load than it names, so it fails the
 	// run below instead.
 	reserve := writeRate * int(b.o.duration.Seconds()+1)
-	want := 2*len(tokens) + reserve
-	fmt.Fprintf(os.Stderr, "writes: %d more sessions for the logouts\n", max(0, want-len(tokens)))
+	want, wantBare := 2*len(tokens)+reserve, 2*len(bareHashes)
+	fmt.Fprintf(os.Stderr, "writes: %d more sessions for the logouts, %d for the bare ones\n", max(0, want-len(tokens)), max(0, wantBare-len(bareHashes)))
 	if _, err := loop(ctx, time.Hour, func(ctx context.Context, w int) (bool, error) {
 		tmu.Lock()
-		done := len(tokens) >= want
+		done, doneBare := len(tokens) >= want, len(bareHashes) >= wantBare
 		tmu.Unlock()
-		if done {
-			return false, nil
+		switch {
+		case !done:
+			return create(ctx, w)
+		case !doneBare:
+			return storeCreate(ctx, w)
 		}
-		return create(ctx, w)
+		return false, nil
 	}); err != nil {
 		return nil, err
+	}
+	// storeDelete is a logout's Postgres write alone.
+	var nextBare, bareRanOut atomic.Int64
+	storeDelete := func(ctx context.Context, _ int) (bool, error) {
+		i := int(nextBare.Add(1)) - 1
+		if i >= len(bareHashes) {
+			bareRanOut.Add(1)
+			return false, nil
+		}
+		d, err := store.DeleteSession(ctx, bareHashes[i])
+		switch {
+		case err != nil:
+			return true, err
+		case !d.Found:
+			return true, fmt.Errorf("bare logout: no session")
+		case d.Outbox != 0:
+			dmu.Lock()
+			doneIDs = append(doneIDs, d.Outbox)
+			dmu.Unlock()
+		}
+		return true, nil
 	}
 
 	// Logouts: DELETE /v1/session, each token once, through any replica;
@@ -251,13 +340,14 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	logout := logoutOf(tokens[:len(tokens)-reserve], &next, &ranOut)
 	var nextReserved atomic.Int64
 	fmt.Fprintln(os.Stderr, "writes: logouts")
-	loginNote := perOp(cRes)
+	loginNote := perOp(cRes, cBase, "INSERT")
 	roundTrips = 0
-	lBase, lRes, err := b.alternate("logouts", func(d time.Duration) (result, error) { return loop(ctx, d, update) },
-		counted(logout))
+	ls, err := b.alternateAll("logouts", func(d time.Duration) (result, error) { return loop(ctx, d, update) },
+		counted(logout), func(d time.Duration) (result, error) { return loop(ctx, d, storeDelete) })
 	if err != nil {
 		return nil, err
 	}
+	lBase, lRes, lBare := ls[0], ls[1], ls[2]
 	saturated := checked.Load()
 
 	// Revocation latency at a steady login/logout load: writeRate logins
@@ -282,20 +372,39 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 		return nil, fmt.Errorf("writes: the steady logouts ran out of sessions (%d calls found none): the measurement is not valid", steadyRanOut.Load())
 	}
 	note := fmt.Sprintf("3 replicas, %d workers; latency p50 %s, p99 %s, max %s (the acknowledged wait included); %d tokens checked on another replica right after their logout returned: 0 accepted; %s",
-		writeWorkers, ms(lRes.p50), ms(lRes.p99), ms(lRes.max), saturated, perOp(lRes))
+		writeWorkers, ms(lRes.p50), ms(lRes.p99), ms(lRes.max), saturated, perOp(lRes, lBase, "UPDATE"))
 	if ranOut.Load() > 0 {
 		note += fmt.Sprintf("; every prepared session was logged out %.1f s into the %s of measurement, and the rate counts the time they ran", lRes.duration.Seconds(), b.o.duration)
 	}
 	steadyNote := fmt.Sprintf("%d logins and %d logouts a second over the 3 replicas, each started at its scheduled time (open loop; latency counted from then); logout p50 %s, p99 %s, max %s (the acknowledged wait included), against the bare UPDATE's %s, %s, %s under its INSERT/UPDATE load at the same rates; %d more tokens checked on another replica right after their logout returned: 0 accepted",
-		writeRate, writeRate, ms(sRes.p50), ms(sRes.p99), ms(sRes.max), ms(sBase.p50), ms(sBase.p99), ms(sBase.max), checked.Load()-saturated)
+		writeRate, writeRate, ms(sRes.p50), ms(sRes.p99), ms(sRes.max), ms(sBase.p50), ms(sBase.p99), ms(sBase.max), checked.Load()-saturated) +
+		fmt.Sprintf("; the machine's cores were %s busy (the bare INSERTs and UPDATEs: %s)", busy(sRes), busy(sBase))
+	bareNote := func(bare, gw result, what string) string {
+		n := fmt.Sprintf("the gateway's %s reach %.2f x this row; CPU per operation: %s", what, gw.rps()/bare.rps(), bare.split.perOp(bare.requests))
+		if what == "logouts" && bareRanOut.Load() > 0 {
+			n += fmt.Sprintf("; every prepared session was deleted %.1f s into the %s of measurement, and the rate counts the time they ran", bare.duration.Seconds(), b.o.duration)
+		}
+		return n
+	}
 	return []row{
 		{name: "bare pgx INSERT of a session row, one transaction each", isBaseline: true, res: cBase},
 		{name: fmt.Sprintf("logins: POST /v1/admin/sessions on 3 replicas (%d workers; audit chain on)", writeWorkers), res: cRes, note: loginNote},
+		{name: fmt.Sprintf("the same logins' Postgres writes alone: Store.CreateSession (the one statement a login makes) over pgx, %d workers, the replicas running", writeWorkers),
+			again: true, res: cBare, note: bareNote(cBare, cRes, "logins")},
 		{name: "bare pgx UPDATE of a session row, one transaction each", isBaseline: true, res: lBase},
 		{name: "logouts: DELETE /v1/session on 3 replicas, acknowledged by all (audit chain on)", res: lRes, note: note},
+		{name: fmt.Sprintf("the same logouts' Postgres writes alone: Store.DeleteSession (a logout's one pipeline: the delete, its outbox row and NOTIFY, its audit record) over pgx, outbox entries marked done every 20 ms as a replica does, %d workers, the replicas running (they hear the NOTIFYs and chain the audit records)", writeWorkers),
+			again: true, res: lBare, note: bareNote(lBare, lRes, "logouts")},
 		{name: fmt.Sprintf("bare pgx UPDATE at %d a second, beside %d INSERTs a second", writeRate, writeRate), isBaseline: true, res: sBase},
 		{name: fmt.Sprintf("logout latency: DELETE /v1/session at %d a second beside %d logins a second, 3 replicas, acknowledged by all", writeRate, writeRate), res: sRes, note: steadyNote},
 	}, nil
+}
+
+// busy is the share of the machine's cores r kept busy, and Postgres's
+// part of it.
+func busy(r result) string {
+	cores := float64(runtime.NumCPU()) * r.duration.Seconds()
+	return fmt.Sprintf("%.0f%%, Postgres %.0f%%", 100*r.split.machine.Seconds()/cores, 100*r.split.postgres.Seconds()/cores)
 }
 
 // writeRate is the steady row's logins and logouts per second each: a
@@ -315,7 +424,7 @@ func steady(ctx context.Context, d time.Duration, measured, background func(ctx 
 		errs atomic.Int64
 		wg   sync.WaitGroup
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), readCPUSplit()
 	every := time.Second / writeRate
 	for i := 0; ; i++ {
 		at := start.Add(time.Duration(i) * every)
@@ -338,7 +447,7 @@ func steady(ctx context.Context, d time.Duration, measured, background func(ctx 
 		})
 	}
 	wg.Wait()
-	r := result{requests: int64(len(lats)), duration: d, non2xx: errs.Load()}
+	r := result{requests: int64(len(lats)), duration: d, non2xx: errs.Load(), split: readCPUSplit().sub(cpu0)}
 	r.setLatencies(lats)
 	return r, nil
 }
