@@ -35,8 +35,8 @@ func TestHarnessRunsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 29 {
-		t.Fatalf("rows = %d; want 29", len(rows))
+	if len(rows) != 31 {
+		t.Fatalf("rows = %d; want 31", len(rows))
 	}
 	perReq := func(i int) (pg, rd float64) {
 		r := rows[i].res
