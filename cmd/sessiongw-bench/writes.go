@@ -389,11 +389,11 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	return []row{
 		{name: "bare pgx INSERT of a session row, one transaction each", isBaseline: true, res: cBase},
 		{name: fmt.Sprintf("logins: POST /v1/admin/sessions on 3 replicas (%d workers; audit chain on)", writeWorkers), res: cRes, note: loginNote},
-		{name: fmt.Sprintf("the same logins' Postgres writes alone: Store.CreateSession (the one statement a login makes) over pgx, %d workers, the replicas running", writeWorkers),
+		{name: fmt.Sprintf("a login's Postgres writes alone: Store.CreateSession (the one statement a login makes) over pgx, %d workers, the replicas running", writeWorkers),
 			again: true, res: cBare, note: bareNote(cBare, cRes, "logins")},
 		{name: "bare pgx UPDATE of a session row, one transaction each", isBaseline: true, res: lBase},
 		{name: "logouts: DELETE /v1/session on 3 replicas, acknowledged by all (audit chain on)", res: lRes, note: note},
-		{name: fmt.Sprintf("the same logouts' Postgres writes alone: Store.DeleteSession (a logout's one pipeline: the delete, its outbox row and NOTIFY, its audit record) over pgx, outbox entries marked done every 20 ms as a replica does, %d workers, the replicas running (they hear the NOTIFYs and chain the audit records)", writeWorkers),
+		{name: fmt.Sprintf("a logout's Postgres writes alone, one logout per transaction: Store.DeleteSession (the delete, its outbox row and NOTIFY, its audit record, in one pipeline) over pgx, outbox entries marked done every 20 ms as a replica does, %d workers, the replicas running (they hear the NOTIFYs and chain the audit records)", writeWorkers),
 			again: true, res: lBare, note: bareNote(lBare, lRes, "logouts")},
 		{name: fmt.Sprintf("bare pgx UPDATE at %d a second, beside %d INSERTs a second", writeRate, writeRate), isBaseline: true, res: sBase},
 		{name: fmt.Sprintf("logout latency: DELETE /v1/session at %d a second beside %d logins a second, 3 replicas, acknowledged by all", writeRate, writeRate), res: sRes, note: steadyNote},

@@ -47,6 +47,13 @@ func unavailable(err error) bool {
 		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
+// isDeadlock reports a deadlock_detected (40P01): Postgres aborted the
+// transaction to break a deadlock, and running it again may succeed.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
 // isUniqueViolation reports a unique_violation (23505), of one of the
 // named constraints or indexes when any are given.
 func isUniqueViolation(err error, constraints ...string) bool {

@@ -270,42 +270,100 @@ func (s *Store) Restore(ctx context.Context, h session.Hash) (session.Restored, 
 	return r, nil
 }
 
-// DeleteSession implements session.Store (logout). The reason, the delete
-// and its audit record go in one round trip, in one implicit transaction (a
-// pipeline ends with one Sync): the record is made from the deleted row.
-// With an origin set, the outbox entry is this replica's to propagate, and
-// its id comes back in the same round trip.
+// DeleteSession deletes one session (not an API token) by hash, as a
+// batch of one logout by the actor of ctx.
 func (s *Store) DeleteSession(ctx context.Context, h session.Hash) (session.Deleted, error) {
-	var d session.Deleted
+	out, err := s.DeleteSessions(ctx, []session.Logout{{Hash: h, Actor: session.ActorFrom(ctx)}})
+	if err != nil {
+		return session.Deleted{}, err
+	}
+	return session.Deleted{Found: out.Found[0], Outbox: out.Outbox}, nil
+}
+
+// deadlockRetries bounds the retries of a batch of logouts that Postgres
+// aborted to break a deadlock (its rows are locked in index order, as any
+// other batch's, but a revoke of a user's sessions locks them in its own).
+const deadlockRetries = 3
+
+// DeleteSessions implements session.Store: the logouts of a batch in one
+// round trip and one implicit transaction (a pipeline ends with one Sync):
+// the deletes, their audit records (each made from its deleted row and
+// naming its own actor) and their webhook reason commit together, and the
+// outbox trigger writes one entry naming every deleted session. With an
+// origin set, that entry is this replica's to propagate, and its id comes
+// back in the same round trip.
+func (s *Store) DeleteSessions(ctx context.Context, ls []session.Logout) (session.LoggedOut, error) {
+	out := session.LoggedOut{Found: make([]bool, len(ls))}
+	if len(ls) == 0 {
+		return out, nil
+	}
 	e := auditArgs(ctx, session.LogoutEntry("", ""))
+	hs := make([][]byte, len(ls))
+	ips, uas, kinds := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
+	for i, l := range ls {
+		hs[i] = l.Hash[:]
+		ips[i], uas[i], kinds[i] = l.Actor.ClientIP, l.Actor.UserAgent, l.Actor.Kind
+	}
+	var err error
+	for range deadlockRetries + 1 {
+		var deleted map[session.Hash]bool
+		deleted, out.Outbox, err = s.deleteSessions(ctx, hs, ips, uas, kinds, e)
+		if err == nil {
+			for i, l := range ls {
+				out.Found[i] = deleted[l.Hash]
+			}
+			return out, nil
+		}
+		if !isDeadlock(err) {
+			break
+		}
+	}
+	return session.LoggedOut{}, interpret("delete sessions", err)
+}
+
+func (s *Store) deleteSessions(ctx context.Context, hs [][]byte, ips, uas, kinds []string, e []any) (map[session.Hash]bool, int64, error) {
+	deleted := map[session.Hash]bool{}
+	var outbox int64
 	b := &pgx.Batch{}
 	queueReason(b, webhook.ReasonLogout)
 	if s.origin != "" {
 		b.Queue(`SELECT set_config('sessiongw.origin', $1, true)`, s.origin)
 	}
+	// = ANY scans the primary key in key order, so concurrent batches lock
+	// their rows in one order. Several logouts of one session delete it
+	// once and write one record (DISTINCT ON).
 	b.Queue(`
 		WITH d AS (
-			DELETE FROM sessions WHERE token_hash = $1 AND kind = 'session' RETURNING user_id, public_id),
+			DELETE FROM sessions WHERE token_hash = ANY($1::bytea[]) AND kind = 'session' RETURNING token_hash, user_id, public_id),
+		x AS (
+			SELECT DISTINCT ON (h) h, ip, ua, actor FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[]) AS x(h, ip, ua, actor)),
 		a AS (
 			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
-			SELECT $2::text, d.user_id, d.public_id, $3::text, $4::text, $5::text, $6::text, d.public_id FROM d)
-		SELECT true FROM d`, h[:], e[0], e[3], e[4], e[5], e[6]).
-		QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&d.Found)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
+			SELECT $5::text, d.user_id, d.public_id, x.ip, x.ua, x.actor, $6::text, d.public_id FROM d JOIN x ON x.h = d.token_hash)
+		SELECT token_hash FROM d`, hs, ips, uas, kinds, e[0], e[6]).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var raw []byte
+				if err := rows.Scan(&raw); err != nil {
+					return err
+				}
+				h, err := toHash(raw)
+				if err != nil {
+					return err
+				}
+				deleted[h] = true
 			}
-			return err
+			return rows.Err()
 		})
 	if s.origin != "" {
 		// The trigger left the entry's id here (after the statement).
 		b.Queue(`SELECT coalesce(nullif(current_setting('sessiongw.outbox_id', true), ''), '0')::bigint`).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&d.Outbox) })
+			QueryRow(func(row pgx.Row) error { return row.Scan(&outbox) })
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return session.Deleted{}, interpret("delete session", err)
+		return nil, 0, err
 	}
-	return d, nil
+	return deleted, outbox, nil
 }
 
 // DeleteSessionByID implements session.Store (revoke one session).

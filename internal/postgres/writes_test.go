@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -358,5 +359,68 @@ func TestWebhookGuardFollowsTheEndpoints(t *testing.T) {
 		if got := events(); got != step.want {
 			t.Fatalf("step %d: %d session.revoked events; want %d", i, got, step.want)
 		}
+	}
+}
+
+// A batch of logouts (the group commit of concurrent logouts) is one
+// transaction: each found session is deleted once and gets one audit record
+// naming its own logout's actor and one webhook event, one owned outbox
+// entry (and NOTIFY) names them all, and unknown tokens find nothing.
+func TestDeleteSessionsInOneBatch(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	s.SetOrigin("replica-a")
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (name) VALUES ('test')`); err != nil {
+		t.Fatal(err)
+	}
+	got := listen(t, pool)
+	a, b := userWithSession(t, s, "ua"), userWithSession(t, s, "ub")
+	kept := userWithSession(t, s, "uc")
+	unknown, _ := session.NewToken()
+	actor := func(ip string) session.Actor {
+		return session.Actor{Kind: session.ActorSelf, ClientIP: ip, UserAgent: "ua " + ip}
+	}
+	out, err := s.DeleteSessions(ctx, []session.Logout{
+		{Hash: a.Hash(), Actor: actor("192.0.2.1")},
+		{Hash: unknown.Hash(), Actor: actor("192.0.2.2")},
+		{Hash: b.Hash(), Actor: actor("192.0.2.3")},
+		{Hash: a.Hash(), Actor: actor("192.0.2.1")}, // the same session again
+	})
+	if err != nil || !slices.Equal(out.Found, []bool{true, false, true, true}) || out.Outbox == 0 {
+		t.Fatalf("DeleteSessions = %+v, %v; want found, not found, found, found, with an owned outbox entry", out, err)
+	}
+	n := <-got
+	if !n.Owned || n.ID != out.Outbox || n.Carried == nil || len(n.Carried.Hashes) != 2 ||
+		!slices.ContainsFunc(n.Carried.Hashes, func(h session.Hash) bool { return h == a.Hash() }) ||
+		!slices.ContainsFunc(n.Carried.Hashes, func(h session.Hash) bool { return h == b.Hash() }) {
+		t.Fatalf("NOTIFY = %+v; want entry %d, owned, naming the two deleted sessions", n, out.Outbox)
+	}
+	if _, err := s.Restore(ctx, kept.Hash()); err != nil {
+		t.Errorf("a session outside the batch: %v", err)
+	}
+	for _, tok := range []session.Token{a, b} {
+		if _, err := s.Restore(ctx, tok.Hash()); !errors.Is(err, session.ErrUnauthenticated) {
+			t.Errorf("a logged-out session: %v; want ErrUnauthenticated", err)
+		}
+	}
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for user, ip := range map[string]string{"ua": "192.0.2.1", "ub": "192.0.2.3"} {
+		if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND user_id = $2 AND client_ip = $3 AND user_agent = $4 AND actor = $5`,
+			session.EventSessionCleared, user, ip, "ua "+ip, session.ActorSelf); n != 1 {
+			t.Errorf("%d logout records of %s from %s; want 1", n, user, ip)
+		}
+		if n := countRows(t, pool, `SELECT count(*) FROM webhook_events WHERE type = 'session.revoked' AND user_id = $1 AND data->>'reason' = 'logout'`, user); n != 1 {
+			t.Errorf("%d session.revoked events of %s; want 1", n, user)
+		}
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1`, session.EventSessionCleared); n != 2 {
+		t.Errorf("%d logout records in all; want 2", n)
+	}
+	// A batch that finds nothing writes no outbox entry.
+	if again, err := s.DeleteSessions(ctx, []session.Logout{{Hash: a.Hash()}}); err != nil || again.Found[0] || again.Outbox != 0 {
+		t.Errorf("a batch of a deleted session = %+v, %v; want nothing found, no entry", again, err)
 	}
 }

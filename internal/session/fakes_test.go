@@ -47,6 +47,9 @@ type memStore struct {
 	restores int           // Restore calls
 	down     bool          // every call fails with ErrUnavailable
 	block    chan struct{} // when set, Restore waits for it
+	// beforeDelete, when set, sees each batch of logouts before it is
+	// written (and may hold it there).
+	beforeDelete func([]session.Logout)
 }
 
 func newMemStore() *memStore {
@@ -280,15 +283,25 @@ func (m *memStore) Restore(ctx context.Context, h session.Hash) (session.Restore
 	return session.Restored{Session: s, User: u}, nil
 }
 
-func (m *memStore) DeleteSession(_ context.Context, h session.Hash) (session.Deleted, error) {
+func (m *memStore) DeleteSessions(_ context.Context, ls []session.Logout) (session.LoggedOut, error) {
+	if m.beforeDelete != nil {
+		m.beforeDelete(ls)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.unavailable(); err != nil {
-		return session.Deleted{}, err
+		return session.LoggedOut{}, err
 	}
-	_, ok := m.sessions[h]
-	delete(m.sessions, h)
-	return session.Deleted{Found: ok}, nil
+	out := session.LoggedOut{Found: make([]bool, len(ls))}
+	deleted := map[session.Hash]bool{}
+	for i, l := range ls {
+		if _, ok := m.sessions[l.Hash]; ok {
+			deleted[l.Hash] = true
+			delete(m.sessions, l.Hash)
+		}
+		out.Found[i] = deleted[l.Hash]
+	}
+	return out, nil
 }
 
 func (m *memStore) DeleteSessionByID(_ context.Context, id string, userID string) (session.Hash, error) {

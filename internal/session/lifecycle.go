@@ -8,7 +8,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Logout clears the session of t for the client c. It is idempotent: an
+// Logout clears the session of t for the client c, committed and
+// propagated (with the other logouts in flight on this replica: see
+// logouts.go) before it returns. It is idempotent: an
 // unknown token is not an error, but it spends the client's budget of
 // lookups that find nothing, like a validation would; over budget, only a
 // session the caches still hold may be logged out (ErrRateLimited
@@ -18,18 +20,12 @@ func (s *Service) Logout(ctx context.Context, t Token, c Client) error {
 	if s.limiter != nil && !s.limiter.Allow(c.IP) && !s.cached(ctx, h) {
 		return ErrRateLimited
 	}
-	d, err := s.store.DeleteSession(ctx, h)
+	found, err := s.logout(ctx, Logout{Hash: h, Actor: ActorFrom(ctx)})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	if !d.Found && s.limiter != nil {
+	if !found && s.limiter != nil {
 		s.limiter.Failed(c.IP)
-	}
-	// Nothing deleted, nothing cached: a session removed any other way was
-	// invalidated by that change (or its outbox entry). Skipping keeps a
-	// flood of unknown tokens from costing every replica a publish.
-	if d.Found {
-		s.invalidateOwned(ctx, []Hash{h}, d.Outbox)
 	}
 	return nil
 }

@@ -43,10 +43,11 @@ type Store interface {
 	// Restore returns the session with its user, expired or not;
 	// ErrUnauthenticated when no session has that hash.
 	Restore(ctx context.Context, h Hash) (Restored, error)
-	// DeleteSession deletes a session (not an API token) by hash,
-	// reporting whether it existed and the outbox entry the caller
+	// DeleteSessions deletes the sessions (not API tokens) of a batch of
+	// logouts in one transaction, with an audit record each, reporting
+	// which existed and the one outbox entry naming them, which the caller
 	// propagates itself.
-	DeleteSession(ctx context.Context, h Hash) (Deleted, error)
+	DeleteSessions(ctx context.Context, ls []Logout) (LoggedOut, error)
 	// DeleteSessionByID deletes a session (not an API token) by public id, restricted to
 	// userID when it is not empty; ErrSessionNotFound when none matched.
 	DeleteSessionByID(ctx context.Context, id string, userID string) (Hash, error)
@@ -160,6 +161,23 @@ type Invalidation struct {
 // then marks done itself (0: none; the relays propagate it).
 type Deleted struct {
 	Found  bool
+	Outbox int64
+}
+
+// Logout is one logout of a batch: the session's hash and who asked for it
+// (its audit record names them).
+type Logout struct {
+	Hash  Hash
+	Actor Actor
+}
+
+// LoggedOut is what a batch of logouts did: Found[i] reports whether the
+// i-th logout's session existed (for each of several logouts of one
+// session), and Outbox is the outbox entry naming the deleted sessions,
+// which the replica propagates and then marks done itself (0: none, or
+// the relays propagate it).
+type LoggedOut struct {
+	Found  []bool
 	Outbox int64
 }
 

@@ -121,6 +121,7 @@ type Service struct {
 	doneMu                  sync.Mutex
 	done                    []int64 // owned outbox entries propagated, to mark done
 	tombs                   tombstones
+	logouts                 logoutQueue
 }
 
 // NewService returns a Service. Run RunRelay in a goroutine when Outbox is

@@ -608,3 +608,64 @@ func TestBackchannelLogoutEndsTheNamedSessionsOnce(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent logouts on a replica share a batch (group commit): the
+// logouts that arrive while a batch is written form the next one, a
+// logout of a session twice in a batch finds it both times, and each
+// returns only after its session is deleted and dropped by every replica.
+func TestConcurrentLogoutsShareABatch(t *testing.T) {
+	t.Parallel()
+	w, r := setup(t)
+	other := w.replica(t)
+	ctx := context.Background()
+	client := session.Client{IP: "192.0.2.1"}
+	toks := make([]session.Token, 5)
+	for i := range toks {
+		toks[i] = login(t, r, "1", false)
+		for _, rr := range []*replica{r, other} {
+			if _, err := validate(rr, toks[i]); err != nil { // cached on both
+				t.Fatal(err)
+			}
+		}
+	}
+	batches := make(chan []session.Logout, len(toks)+1)
+	release := make(chan struct{})
+	w.store.beforeDelete = func(ls []session.Logout) {
+		batches <- ls
+		<-release
+	}
+	errs := make(chan error, len(toks)+1)
+	logout := func(tok session.Token) { errs <- r.svc.Logout(ctx, tok, client) }
+	go logout(toks[0])
+	first := <-batches // held in the store while the others arrive
+	later := append(toks[1:], toks[1])
+	for _, tok := range later {
+		go logout(tok)
+	}
+	for session.PendingLogouts(r.svc) < len(later) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	second := <-batches
+	for range len(later) + 1 {
+		if err := <-errs; err != nil {
+			t.Errorf("logout = %v", err)
+		}
+	}
+	if len(first) != 1 || first[0].Hash != toks[0].Hash() || len(second) != len(later) {
+		t.Errorf("batches of %d and %d logouts; want 1 (the first alone) and %d (the rest together)", len(first), len(second), len(later))
+	}
+	if n := r.limiter.spent(client.IP); n != 0 {
+		t.Errorf("%d logouts counted as finding nothing; want 0 (the repeated one found its session too)", n)
+	}
+	for i, tok := range toks {
+		for _, rr := range []*replica{r, other} {
+			if _, err := validate(rr, tok); !errors.Is(err, session.ErrUnauthenticated) {
+				t.Errorf("session %d after its logout: %v; want ErrUnauthenticated on every replica", i, err)
+			}
+		}
+	}
+	if n := len(batches); n != 0 {
+		t.Errorf("%d more batches; want none", n)
+	}
+}
