@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -53,7 +54,9 @@ func (s *Service) logout(ctx context.Context, l Logout) (found bool, err error) 
 	case <-c.done:
 		return c.found, c.err
 	case <-ctx.Done():
-		return false, ctx.Err() // the logout goes on without its caller
+		// The logout goes on without its caller, who learns no more than
+		// from a store call cut short: unavailable (503), never a 500.
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	}
 }
 

@@ -669,3 +669,38 @@ func TestConcurrentLogoutsShareABatch(t *testing.T) {
 		t.Errorf("%d more batches; want none", n)
 	}
 }
+
+// A logout whose request ends while its batch is being written answers
+// unavailable (a 503, as a store call cut short would), and the logout
+// still happens.
+func TestLogoutOutlivesItsRequest(t *testing.T) {
+	t.Parallel()
+	w, r := setup(t)
+	tok := login(t, r, "1", false)
+	entered, release := make(chan struct{}), make(chan struct{})
+	w.store.beforeDelete = func([]session.Logout) {
+		close(entered)
+		<-release
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- r.svc.Logout(ctx, tok, session.Client{IP: "192.0.2.1"}) }()
+	<-entered
+	cancel()
+	wantErr(t, "logout cut short", <-errc, session.ErrUnavailable)
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("the session was not deleted within 10s of its batch's release")
+		}
+		_, err := validate(r, tok)
+		if errors.Is(err, session.ErrUnauthenticated) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("validate after the logout = %v", err)
+		}
+		time.Sleep(time.Millisecond) // the batch is finishing
+	}
+}
