@@ -442,9 +442,14 @@ func TestNearCachesKeepTheGuarantee(t *testing.T) {
 			}
 		}
 	}
+	// Each trial's second warm validation is a near-cache hit, unless the
+	// cache's trust window lapsed for a moment on a starved machine (a
+	// clean-clone CI run saw 99 of 100 under the race detector): then the
+	// client asks the gateway, as it must. A near cache that is not used
+	// answers none.
 	for j, a := range apps {
-		if st := a.NearCacheStats(); st.Hits < uint64(trials) {
-			t.Errorf("app %d answered %d validations from its near cache; want at least %d (one per trial)", j, st.Hits, trials)
+		if st := a.NearCacheStats(); st.Hits < uint64(trials)*95/100 {
+			t.Errorf("app %d answered %d validations from its near cache; want (almost) one per trial, %d", j, st.Hits, trials)
 		}
 	}
 	testenv.Report(t, "near caches: no session accepted after its revocation returned", trials, violations)
