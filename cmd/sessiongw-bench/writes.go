@@ -154,7 +154,8 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	}
 	create := func(ctx context.Context, w int) (bool, error) { return login(ctx, true) }
 	// storeCreate is a login's Postgres write alone: the session the
-	// service would make for the same user, client and defaults.
+	// service would make for the same user, client and defaults, through
+	// one Store, which batches the creates in flight as a replica does.
 	storeCreate := func(ctx context.Context, _ int) (bool, error) {
 		tok, err := session.NewToken()
 		if err != nil {
@@ -389,7 +390,7 @@ func (b *bench) writeRows(ctx context.Context) ([]row, error) {
 	return []row{
 		{name: "bare pgx INSERT of a session row, one transaction each", isBaseline: true, res: cBase},
 		{name: fmt.Sprintf("logins: POST /v1/admin/sessions on 3 replicas (%d workers; audit chain on)", writeWorkers), res: cRes, note: loginNote},
-		{name: fmt.Sprintf("a login's Postgres writes alone: Store.CreateSession (the one statement a login makes) over pgx, %d workers, the replicas running", writeWorkers),
+		{name: fmt.Sprintf("a login's Postgres writes alone: Store.CreateSession over pgx (a login's one statement; one Store, so the creates of all %d workers in flight share its batches, where each replica batches only its own), the replicas running", writeWorkers),
 			again: true, res: cBare, note: bareNote(cBare, cRes, "logins")},
 		{name: "bare pgx UPDATE of a session row, one transaction each", isBaseline: true, res: lBase},
 		{name: "logouts: DELETE /v1/session on 3 replicas, acknowledged by all (audit chain on)", res: lRes, note: note},

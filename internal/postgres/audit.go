@@ -35,21 +35,33 @@ const auditInsert = `
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
 func auditArgs(ctx context.Context, e session.AuditEntry) []any {
+	v := auditValuesOf(ctx, e)
+	return []any{v.event, v.userID, v.sessionID, v.clientIP, v.userAgent, v.actor, v.details, v.eventsOf}
+}
+
+// auditValues are the columns of an audit_pending row (nil: NULL).
+type auditValues struct {
+	event, clientIP, userAgent, actor, details string
+	userID, sessionID, eventsOf                *string
+}
+
+func auditValuesOf(ctx context.Context, e session.AuditEntry) auditValues {
 	a := session.ActorFrom(ctx)
-	var userID, sessionID, eventsOf any
+	v := auditValues{event: e.Event, clientIP: a.ClientIP, userAgent: a.UserAgent, actor: a.Kind,
+		details: string(session.AuditDetails(e.Details))}
 	if e.UserID != "" {
-		userID = e.UserID
+		v.userID = &e.UserID
 	}
 	if e.SessionID != "" {
-		sessionID = e.SessionID
+		v.sessionID = &e.SessionID
 	}
 	// The webhook events of the change (written by triggers in its
 	// transaction) learn the sequence of the record that describes them:
 	// those of its session, or all of them for a record of many sessions.
 	if e.Event != session.EventSessionsRevokedOthers { // that one names the session kept
-		eventsOf = sessionID
+		v.eventsOf = v.sessionID
 	}
-	return []any{e.Event, userID, sessionID, a.ClientIP, a.UserAgent, a.Kind, string(session.AuditDetails(e.Details)), eventsOf}
+	return v
 }
 
 // sequenceBatch bounds the records one chaining statement set handles.

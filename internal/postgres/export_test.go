@@ -14,3 +14,13 @@ var ParseNotify = parseNotify
 func (s *Store) FanOutUnchained(ctx context.Context, routes []webhook.Route, limit int) (int, error) {
 	return s.fanOut(ctx, routes, limit)
 }
+
+// BeforeLoginBatch runs f before each batch of logins, with its size.
+func (s *Store) BeforeLoginBatch(f func(n int)) { s.beforeLoginBatch = f }
+
+// PendingLogins is how many logins wait for the next batch.
+func (s *Store) PendingLogins() int {
+	s.logins.mu.Lock()
+	defer s.logins.mu.Unlock()
+	return len(s.logins.pending)
+}

@@ -130,15 +130,22 @@ const insertCols = `(token_hash, public_id, user_id, created_at, expires_at, las
 	user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)`
 
 func insertArgs(n session.NewSession) []any {
-	var iss, sub, sid *string
-	if n.OIDC != nil {
-		iss, sub = &n.OIDC.Issuer, &n.OIDC.Subject
-		if n.OIDC.SessionID != "" {
-			sid = &n.OIDC.SessionID
-		}
-	}
+	iss, sub, sid := oidcArgs(n.OIDC)
 	return []any{n.Hash[:], n.ID, n.UserID, n.CreatedAt, n.ExpiresAt, n.IPAddress, n.UserAgent, n.RememberMe,
 		n.AuthenticatedAt, n.AMR, n.Kind, n.Name, n.TokenRoles, iss, sub, sid}
+}
+
+// oidcArgs are the oidc_iss, oidc_sub and oidc_sid of a session linked
+// by o (nil: NULL).
+func oidcArgs(o *session.OIDCRef) (iss, sub, sid *string) {
+	if o == nil {
+		return nil, nil, nil
+	}
+	iss, sub = &o.Issuer, &o.Subject
+	if o.SessionID != "" {
+		sid = &o.SessionID
+	}
+	return iss, sub, sid
 }
 
 // createdEntry is the audit record of creating n.
@@ -150,12 +157,21 @@ func createdEntry(n session.NewSession) session.AuditEntry {
 	return session.SessionCreatedEntry(made)
 }
 
-// createAtOnce inserts n and its audit record in one statement (one round
+// createAtOnce writes n as createOne does, in a batch with the other
+// logins in flight (logins.go); an API token is written alone.
+func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
+	if n.Kind != session.KindSession {
+		return s.createOne(ctx, n, limit)
+	}
+	return s.createBatched(ctx, n, limit)
+}
+
+// createOne inserts n and its audit record in one statement (one round
 // trip, its own transaction) when there is no session limit to apply: the
 // user's row is locked FOR NO KEY UPDATE only if the user is active and
 // without a limit for this kind of session. ok false (and no error) means
 // nothing was written: the user is missing, inactive, or has a limit.
-func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
+func (s *Store) createOne(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
 	args := append(insertArgs(n), limit.Default)
 	args = append(args, auditArgs(ctx, createdEntry(n))...)
 	ss, err := scanSession(s.pool.QueryRow(ctx, `

@@ -1,6 +1,6 @@
 // Package postgres is the source of truth: users and sessions in PostgreSQL
 // through a pgx pool, with embedded migrations. One file per entity:
-// users.go, sessions.go, activity.go (batched activity and new devices),
+// users.go, sessions.go (logins.go: their group commit), activity.go (batched activity and new devices),
 // stats.go, audit.go, outbox.go.
 package postgres
 
@@ -26,6 +26,11 @@ type Store struct {
 	// origin names this replica in the outbox entries of the changes it
 	// propagates itself (logouts); "" leaves them to the relays.
 	origin string
+	// logins gathers concurrent logins into batches (logins.go);
+	// beforeLoginBatch, when set (tests), runs before each batch with its
+	// size.
+	logins           loginQueue
+	beforeLoginBatch func(n int)
 }
 
 var _ session.Store = (*Store)(nil)

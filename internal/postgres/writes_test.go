@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -422,5 +423,174 @@ func TestDeleteSessionsInOneBatch(t *testing.T) {
 	// A batch that finds nothing writes no outbox entry.
 	if again, err := s.DeleteSessions(ctx, []session.Logout{{Hash: a.Hash()}}); err != nil || again.Found[0] || again.Outbox != 0 {
 		t.Errorf("a batch of a deleted session = %+v, %v; want nothing found, no entry", again, err)
+	}
+}
+
+// Concurrent logins from known devices share one statement: each row is
+// checked as alone (an inactive user or one with a limit takes the full
+// path), each session gets its audit record with its own actor, and a
+// batch Postgres rejects as a whole (a duplicate token) writes nothing and
+// is written again one login at a time.
+func TestConcurrentLoginsShareABatch(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	ctx := context.Background()
+	one := 1
+	for _, u := range []session.User{
+		{ID: "ba", Username: "ba", IsActive: true, Roles: []string{}},
+		{ID: "bb", Username: "bb", IsActive: true, Roles: []string{}},
+		{ID: "bl", Username: "bl", IsActive: true, Roles: []string{}, MaxSessions: &one},
+		{ID: "bi", Username: "bi", IsActive: true, Roles: []string{}},
+	} {
+		if _, _, _, err := s.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		// The device becomes known: the next logins take the batched path.
+		if _, _, _, err := create(t, s, u.ID, session.Limit{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "bi", Username: "bi", IsActive: false, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu      sync.Mutex
+		sizes   []int
+		release = make(chan struct{})
+	)
+	s.BeforeLoginBatch(func(n int) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			<-release
+		}
+	})
+	type login struct {
+		user string
+		hash session.Hash
+		amr  []string
+		oidc *session.OIDCRef
+		ss   session.Session
+		ev   []session.Evicted
+		err  error
+	}
+	run := func(ls []*login) {
+		mu.Lock()
+		sizes, release = nil, make(chan struct{})
+		mu.Unlock()
+		var wg sync.WaitGroup
+		start := func(i int, l *login) {
+			if l.hash == (session.Hash{}) {
+				tok, _ := session.NewToken()
+				l.hash = tok.Hash()
+			}
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			ip := fmt.Sprintf("192.0.2.%d", 10+i)
+			actx := session.WithActor(ctx, session.Actor{Kind: session.ActorAdmin, ClientIP: ip, UserAgent: "agent " + ip})
+			wg.Go(func() {
+				l.ss, l.ev, l.err = s.CreateSession(actx, session.NewSession{
+					Hash: l.hash, ID: testenvUUID(t), UserID: l.user, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+					IPAddress: "192.0.2.1", UserAgent: "ua", AuthenticatedAt: now, AMR: l.amr, OIDC: l.oidc,
+				}, session.Limit{})
+			})
+		}
+		start(0, ls[0])
+		waitFor(t, "the first batch to start", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
+		for i, l := range ls[1:] {
+			start(i+1, l)
+		}
+		waitFor(t, "the other logins to queue", func() bool { return s.PendingLogins() == len(ls)-1 })
+		mu.Lock()
+		close(release)
+		mu.Unlock()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(sizes, []int{1, len(ls) - 1}) {
+			t.Errorf("batches of %v; want 1 and then the other %d", sizes, len(ls)-1)
+		}
+	}
+
+	oidc := &session.OIDCRef{Issuer: "https://idp.example", Subject: "s-1", SessionID: "sid-1"}
+	ls := []*login{
+		{user: "ba"}, {user: "ba", amr: []string{"pwd", "otp"}}, {user: "bb", oidc: oidc}, {user: "bb"},
+		{user: "bl"}, {user: "bi"},
+	}
+	run(ls)
+	for i, l := range ls[:4] {
+		if l.err != nil || l.ss.UserID != l.user || len(l.ev) != 0 {
+			t.Errorf("login %d of %s = %+v, %v, %v; want a session", i, l.user, l.ss, l.ev, l.err)
+			continue
+		}
+		r, err := s.Restore(ctx, l.hash)
+		if err != nil || r.Session.ID != l.ss.ID || !slices.Equal(r.Session.AMR, nonNil(l.amr)) || r.Session.Kind != session.KindSession {
+			t.Errorf("login %d restored = %+v, %v; want session %s with AMR %v", i, r.Session, err, l.ss.ID, l.amr)
+		}
+	}
+	// One statement wrote them: one transaction.
+	if n := countRows(t, pool, `SELECT count(DISTINCT xmin::text) FROM sessions WHERE public_id = ANY($1::uuid[])`,
+		[]string{ls[1].ss.ID, ls[2].ss.ID, ls[3].ss.ID}); n != 1 { // ls[0] was the first batch, alone
+		t.Errorf("the batched sessions were written by %d transactions; want 1", n)
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM sessions WHERE public_id = $1 AND oidc_iss = $2 AND oidc_sub = $3 AND oidc_sid = $4`,
+		ls[2].ss.ID, oidc.Issuer, oidc.Subject, oidc.SessionID); n != 1 {
+		t.Errorf("the OIDC-linked login's row: %d; want its references stored", n)
+	}
+	if ls[4].err != nil || len(ls[4].ev) != 1 {
+		t.Errorf("login of a user at a limit of 1 = %v evicted, %v; want the full path, one evicted", ls[4].ev, ls[4].err)
+	}
+	if !errors.Is(ls[5].err, session.ErrConflict) {
+		t.Errorf("login of an inactive user: %v; want ErrConflict", ls[5].err)
+	}
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls[:5] {
+		ip := fmt.Sprintf("192.0.2.%d", 10+i)
+		if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = $3 AND client_ip = $4 AND user_agent = $5 AND actor = $6`,
+			session.EventSessionCreated, l.ss.ID, l.user, ip, "agent "+ip, session.ActorAdmin); n != 1 {
+			t.Errorf("%d creation records of login %d with its actor; want 1", n, i)
+		}
+	}
+
+	// A duplicate token fails the batch as a whole: written again one by
+	// one, the others succeed once and the duplicate alone is refused.
+	dup := []*login{{user: "ba"}, {user: "bb"}, {user: "ba", hash: ls[0].hash}, {user: "bb"}}
+	run(dup)
+	for i, l := range dup {
+		switch {
+		case i == 2 && !errors.Is(l.err, session.ErrConflict):
+			t.Errorf("the duplicate token: %v; want ErrConflict", l.err)
+		case i != 2 && l.err != nil:
+			t.Errorf("login %d beside a duplicate: %v", i, l.err)
+		}
+	}
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := countRows(t, pool, `SELECT count(*) FROM sessions`), countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1`, session.EventSessionCreated); n+1 != m {
+		// Every creation has exactly one record; one session (bl's first) was evicted.
+		t.Errorf("%d sessions and %d creation records; want one record per creation", n, m)
+	}
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// waitFor polls cond until it holds (the test's deadline bounds it).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if t.Context().Err() != nil {
+			t.Fatalf("waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
