@@ -473,6 +473,7 @@ func TestConcurrentLoginsShareABatch(t *testing.T) {
 		hash session.Hash
 		amr  []string
 		oidc *session.OIDCRef
+		at   time.Time // when it was made (microseconds, as stored)
 		ss   session.Session
 		ev   []session.Evicted
 		err  error
@@ -488,6 +489,7 @@ func TestConcurrentLoginsShareABatch(t *testing.T) {
 				l.hash = tok.Hash()
 			}
 			now := time.Now().UTC().Truncate(time.Microsecond)
+			l.at = now
 			ip := fmt.Sprintf("192.0.2.%d", 10+i)
 			actx := session.WithActor(ctx, session.Actor{Kind: session.ActorAdmin, ClientIP: ip, UserAgent: "agent " + ip})
 			wg.Go(func() {
@@ -526,7 +528,9 @@ func TestConcurrentLoginsShareABatch(t *testing.T) {
 			continue
 		}
 		r, err := s.Restore(ctx, l.hash)
-		if err != nil || r.Session.ID != l.ss.ID || !slices.Equal(r.Session.AMR, nonNil(l.amr)) || r.Session.Kind != session.KindSession {
+		if err != nil || r.Session.ID != l.ss.ID || !slices.Equal(r.Session.AMR, nonNil(l.amr)) || r.Session.Kind != session.KindSession ||
+			!r.Session.CreatedAt.Equal(l.at) || !r.Session.ExpiresAt.Equal(l.at.Add(time.Hour)) || !r.Session.AuthenticatedAt.Equal(l.at) ||
+			r.Session.IPAddress != "192.0.2.1" || r.Session.UserAgent != "ua" || !l.ss.CreatedAt.Equal(l.at) {
 			t.Errorf("login %d restored = %+v, %v; want session %s with AMR %v", i, r.Session, err, l.ss.ID, l.amr)
 		}
 	}
@@ -550,8 +554,9 @@ func TestConcurrentLoginsShareABatch(t *testing.T) {
 	}
 	for i, l := range ls[:5] {
 		ip := fmt.Sprintf("192.0.2.%d", 10+i)
-		if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = $3 AND client_ip = $4 AND user_agent = $5 AND actor = $6`,
-			session.EventSessionCreated, l.ss.ID, l.user, ip, "agent "+ip, session.ActorAdmin); n != 1 {
+		details := string(session.AuditDetails(session.SessionCreatedEntry(l.ss).Details))
+		if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = $3 AND client_ip = $4 AND user_agent = $5 AND actor = $6 AND details = $7`,
+			session.EventSessionCreated, l.ss.ID, l.user, ip, "agent "+ip, session.ActorAdmin, details); n != 1 {
 			t.Errorf("%d creation records of login %d with its actor; want 1", n, i)
 		}
 	}
