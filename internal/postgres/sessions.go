@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -314,16 +316,23 @@ func (s *Store) DeleteSessions(ctx context.Context, ls []session.Logout) (sessio
 		return out, nil
 	}
 	e := auditArgs(ctx, session.LogoutEntry("", ""))
-	hs := make([][]byte, len(ls))
-	ips, uas, kinds := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
-	for i, l := range ls {
-		hs[i] = l.Hash[:]
-		ips[i], uas[i], kinds[i] = l.Actor.ClientIP, l.Actor.UserAgent, l.Actor.Kind
+	type logoutRow struct {
+		Hash      string `json:"h"` // hex
+		IP        string `json:"ip"`
+		UserAgent string `json:"ua"`
+		Actor     string `json:"act"`
 	}
-	var err error
+	rows := make([]logoutRow, len(ls))
+	for i, l := range ls {
+		rows[i] = logoutRow{hex.EncodeToString(l.Hash[:]), l.Actor.ClientIP, l.Actor.UserAgent, l.Actor.Kind}
+	}
+	doc, err := json.Marshal(rows)
+	if err != nil {
+		return session.LoggedOut{}, err
+	}
 	for range deadlockRetries + 1 {
 		var deleted map[session.Hash]bool
-		deleted, out.Outbox, err = s.deleteSessions(ctx, hs, ips, uas, kinds, e)
+		deleted, out.Outbox, err = s.deleteSessions(ctx, doc, e)
 		if err == nil {
 			for i, l := range ls {
 				out.Found[i] = deleted[l.Hash]
@@ -337,7 +346,11 @@ func (s *Store) DeleteSessions(ctx context.Context, ls []session.Logout) (sessio
 	return session.LoggedOut{}, interpret("delete sessions", err)
 }
 
-func (s *Store) deleteSessions(ctx context.Context, hs [][]byte, ips, uas, kinds []string, e []any) (map[session.Hash]bool, int64, error) {
+// deleteSessions runs a batch of logouts, doc: a JSON array of their
+// hashes and actors (one parameter rather than an array per column, so
+// that Postgres keeps one generic plan for the statement instead of
+// planning it again for each batch's length, as for logins).
+func (s *Store) deleteSessions(ctx context.Context, doc []byte, e []any) (map[session.Hash]bool, int64, error) {
 	deleted := map[session.Hash]bool{}
 	var outbox int64
 	b := &pgx.Batch{}
@@ -345,18 +358,21 @@ func (s *Store) deleteSessions(ctx context.Context, hs [][]byte, ips, uas, kinds
 	if s.origin != "" {
 		b.Queue(`SELECT set_config('sessiongw.origin', $1, true)`, s.origin)
 	}
-	// = ANY scans the primary key in key order, so concurrent batches lock
-	// their rows in one order. Several logouts of one session delete it
-	// once and write one record (DISTINCT ON).
+	// = ANY scans the primary key in key order (the index sorts the
+	// array), so concurrent batches lock their rows in one order. Several
+	// logouts of one session delete it once and write one record
+	// (DISTINCT ON).
 	b.Queue(`
-		WITH d AS (
-			DELETE FROM sessions WHERE token_hash = ANY($1::bytea[]) AND kind = 'session' RETURNING token_hash, user_id, public_id),
-		x AS (
-			SELECT DISTINCT ON (h) h, ip, ua, actor FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[]) AS x(h, ip, ua, actor)),
+		WITH x AS (
+			SELECT DISTINCT ON (h) decode(h, 'hex') AS h, ip, ua, act
+			FROM jsonb_to_recordset($1::jsonb) AS t(h text, ip text, ua text, act text)),
+		d AS (
+			DELETE FROM sessions WHERE token_hash = ANY(ARRAY(SELECT h FROM x)) AND kind = 'session'
+			RETURNING token_hash, user_id, public_id),
 		a AS (
 			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
-			SELECT $5::text, d.user_id, d.public_id, x.ip, x.ua, x.actor, $6::text, d.public_id FROM d JOIN x ON x.h = d.token_hash)
-		SELECT token_hash FROM d`, hs, ips, uas, kinds, e[0], e[6]).
+			SELECT $2::text, d.user_id, d.public_id, x.ip, x.ua, x.act, $3::text, d.public_id FROM d JOIN x ON x.h = d.token_hash)
+		SELECT token_hash FROM d`, doc, e[0], e[6]).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var raw []byte
