@@ -1,7 +1,8 @@
 // Package postgres is the source of truth: users and sessions in PostgreSQL
 // through a pgx pool, with embedded migrations. One file per entity:
-// users.go, sessions.go (logins.go: their group commit), activity.go (batched activity and new devices),
-// stats.go, audit.go, outbox.go.
+// users.go, sessions.go (logins.go: the group commit of logins),
+// activity.go (batched activity and new devices), stats.go, audit.go,
+// outbox.go.
 package postgres
 
 import (
