@@ -187,10 +187,14 @@ func (s *Store) createMany(ctx context.Context, batch []*loginCall) (map[string]
 				UserAgent: a.userAgent, Actor: a.actor, Details: a.details, EventsOf: a.eventsOf},
 		}
 	}
-	doc, err := json.Marshal(rows)
+	// A string, not bytes: without prepared statements (PgBouncer's
+	// transaction pooling) pgx types a parameter by its Go type, and
+	// bytes would be sent as bytea, which does not cast to jsonb.
+	b, err := json.Marshal(rows)
 	if err != nil {
 		return nil, err
 	}
+	doc := string(b)
 	res, err := s.pool.Query(ctx, `
 		WITH i AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(h text, id uuid, u text, c timestamptz, e timestamptz,

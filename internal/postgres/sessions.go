@@ -326,10 +326,11 @@ func (s *Store) DeleteSessions(ctx context.Context, ls []session.Logout) (sessio
 	for i, l := range ls {
 		rows[i] = logoutRow{hex.EncodeToString(l.Hash[:]), l.Actor.ClientIP, l.Actor.UserAgent, l.Actor.Kind}
 	}
-	doc, err := json.Marshal(rows)
+	b, err := json.Marshal(rows)
 	if err != nil {
 		return session.LoggedOut{}, err
 	}
+	doc := string(b) // not bytes: see createMany
 	for range deadlockRetries + 1 {
 		var deleted map[session.Hash]bool
 		deleted, out.Outbox, err = s.deleteSessions(ctx, doc, e)
@@ -350,7 +351,7 @@ func (s *Store) DeleteSessions(ctx context.Context, ls []session.Logout) (sessio
 // hashes and actors (one parameter rather than an array per column, so
 // that Postgres keeps one generic plan for the statement instead of
 // planning it again for each batch's length, as for logins).
-func (s *Store) deleteSessions(ctx context.Context, doc []byte, e []any) (map[session.Hash]bool, int64, error) {
+func (s *Store) deleteSessions(ctx context.Context, doc string, e []any) (map[session.Hash]bool, int64, error) {
 	deleted := map[session.Hash]bool{}
 	var outbox int64
 	b := &pgx.Batch{}

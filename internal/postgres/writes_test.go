@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -597,5 +598,84 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// The batch statements take their batch as one JSON parameter. Without
+// prepared statements (pgx's exec modes, which PgBouncer's transaction
+// pooling may need) pgx types a parameter by its Go type: a login batch
+// and a logout batch must work there too.
+func TestBatchesWithoutPreparedStatements(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			u, err := url.Parse(pgtest.New(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("default_query_exec_mode", mode)
+			u.RawQuery = q.Encode()
+			pool, err := postgres.Connect(ctx, u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			if _, err := postgres.Migrate(ctx, pool); err != nil {
+				t.Fatal(err)
+			}
+			s := postgres.NewStore(pool)
+			userWithSession(t, s, "wa") // the device is known from here on
+			release := make(chan struct{})
+			var sizes []int
+			var mu sync.Mutex
+			s.BeforeLoginBatch(func(n int) {
+				mu.Lock()
+				sizes = append(sizes, n)
+				first := len(sizes) == 1
+				mu.Unlock()
+				if first {
+					<-release
+				}
+			})
+			toks := make([]session.Token, 3)
+			made := make([]session.Session, 3)
+			errs := make([]error, 3)
+			var wg sync.WaitGroup
+			for i := range toks {
+				wg.Go(func() { toks[i], made[i], _, errs[i] = create(t, s, "wa", session.Limit{}) })
+				if i == 0 {
+					waitFor(t, "the first batch", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
+				}
+			}
+			waitFor(t, "the other logins to queue", func() bool { return s.PendingLogins() == 2 })
+			close(release)
+			wg.Wait()
+			mu.Lock()
+			if !slices.Equal(sizes, []int{1, 2}) {
+				t.Errorf("batches of %v; want 1, 2", sizes)
+			}
+			mu.Unlock()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("login %d: %v", i, err)
+				}
+			}
+			// Written by the batch statement (a rejected batch would have
+			// fallen back to single creates: two transactions).
+			if n := countRows(t, pool, `SELECT count(DISTINCT xmin::text) FROM sessions WHERE public_id = ANY($1::uuid[])`,
+				[]string{made[1].ID, made[2].ID}); n != 1 {
+				t.Errorf("the batch's sessions were written by %d transactions; want 1", n)
+			}
+			out, err := s.DeleteSessions(ctx, []session.Logout{{Hash: toks[1].Hash()}, {Hash: toks[2].Hash()}})
+			if err != nil || !slices.Equal(out.Found, []bool{true, true}) {
+				t.Fatalf("DeleteSessions = %+v, %v; want both found", out, err)
+			}
+			if _, err := s.Restore(ctx, toks[0].Hash()); err != nil {
+				t.Errorf("the session not logged out: %v", err)
+			}
+		})
 	}
 }
