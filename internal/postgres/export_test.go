@@ -20,7 +20,5 @@ func (s *Store) BeforeLoginBatch(f func(n int)) { s.beforeLoginBatch = f }
 
 // PendingLogins is how many logins wait for the next batch.
 func (s *Store) PendingLogins() int {
-	s.logins.mu.Lock()
-	defer s.logins.mu.Unlock()
-	return len(s.logins.pending)
+	return s.logins.Pending()
 }

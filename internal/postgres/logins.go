@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,7 +23,8 @@ import (
 // and it takes the full path, as alone.
 //
 // One batch is written at a time per replica; the logins that arrive
-// meanwhile form the next one, so a lone login waits for nobody. A batch
+// meanwhile form the next one (package groupcommit), so a lone login
+// waits for nobody. A batch
 // that Postgres rejects as a whole (one row's unique violation, a
 // deadlock with another transaction) writes nothing, and its logins take
 // the full path one by one, each meeting its own error alone.
@@ -37,16 +37,10 @@ const maxLoginBatch = 100
 // timeout).
 const loginBatchTimeout = 5 * time.Second
 
-type loginQueue struct {
-	mu      sync.Mutex
-	pending []*loginCall
-	writing bool // a batch is being written
-}
-
 type loginCall struct {
 	ctx   context.Context // the request's: a batch runs under its first call's (tracing), never cancelled by it
 	n     session.NewSession
-	limit int // the default session limit the batch applies
+	limit int // the default session limit its batch applies
 	ss    session.Session
 	ok    bool  // the session was written (false: the caller takes the full path)
 	err   error // the batch failed (Postgres unreachable, the batch timed out)
@@ -56,15 +50,7 @@ type loginCall struct {
 // createBatched is createOne with whatever other logins are pending.
 func (s *Store) createBatched(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
 	c := &loginCall{ctx: ctx, n: n, limit: limit.Default, done: make(chan struct{})}
-	q := &s.logins
-	q.mu.Lock()
-	q.pending = append(q.pending, c)
-	start := !q.writing
-	q.writing = true
-	q.mu.Unlock()
-	if start {
-		go s.writeLogins()
-	}
+	s.logins.Add(c)
 	select {
 	case <-c.done:
 	case <-ctx.Done():
@@ -75,35 +61,26 @@ func (s *Store) createBatched(ctx context.Context, n session.NewSession, limit s
 	return c.ss, c.ok, c.err
 }
 
-// writeLogins writes the pending logins, a batch at a time, until none is
-// left. A batch holds logins under one default limit (a replica has one).
-func (s *Store) writeLogins() {
-	q := &s.logins
-	for {
-		q.mu.Lock()
-		if len(q.pending) == 0 {
-			q.writing = false
-			q.mu.Unlock()
-			return
+// writeLoginBatch writes a batch of logins. A replica passes one default
+// limit; were a store given several, each run of logins under one limit
+// is written by a statement of its own.
+func (s *Store) writeLoginBatch(batch []*loginCall) {
+	if s.beforeLoginBatch != nil {
+		s.beforeLoginBatch(len(batch))
+	}
+	for len(batch) > 0 {
+		n := 1
+		for n < len(batch) && batch[n].limit == batch[0].limit {
+			n++
 		}
-		var batch, rest []*loginCall
-		for _, c := range q.pending {
-			if len(batch) < maxLoginBatch && c.limit == q.pending[0].limit {
-				batch = append(batch, c)
-			} else {
-				rest = append(rest, c)
-			}
-		}
-		q.pending = rest
-		q.mu.Unlock()
-		if s.beforeLoginBatch != nil {
-			s.beforeLoginBatch(len(batch))
-		}
-		s.writeLoginBatch(batch)
+		s.writeLogins(batch[:n])
+		batch = batch[n:]
 	}
 }
 
-func (s *Store) writeLoginBatch(batch []*loginCall) {
+// writeLogins writes logins under one default limit and lets each caller
+// know.
+func (s *Store) writeLogins(batch []*loginCall) {
 	defer func() {
 		for _, c := range batch {
 			close(c.done)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/maypok86/otter/v2"
 
+	"github.com/sessiongw/sessiongw/internal/groupcommit"
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
@@ -30,7 +31,7 @@ type Store struct {
 	// logins gathers concurrent logins into batches (logins.go);
 	// beforeLoginBatch, when set (tests), runs before each batch with its
 	// size.
-	logins           loginQueue
+	logins           *groupcommit.Queue[*loginCall]
 	beforeLoginBatch func(n int)
 }
 
@@ -44,7 +45,9 @@ func (s *Store) SetOrigin(id string) { s.origin = id }
 
 // NewStore returns a Store using pool.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, known: newKnownDevices()}
+	s := &Store{pool: pool, known: newKnownDevices()}
+	s.logins = groupcommit.New(maxLoginBatch, s.writeLoginBatch)
+	return s
 }
 
 // SetRolling sets the rolling-expiry policy (off by default).

@@ -16,8 +16,14 @@ import (
 
 func setup(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
+	return setupAt(t, pgtest.New(t))
+}
+
+// setupAt is setup on a pool opened with dsn (a pgtest URL with options).
+func setupAt(t *testing.T, dsn string) (*postgres.Store, *pgxpool.Pool) {
+	t.Helper()
 	ctx := context.Background()
-	pool, err := postgres.Connect(ctx, pgtest.New(t))
+	pool, err := postgres.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -318,16 +317,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestWebhookGuardFollowsTheEndpoints(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.New(t)
-	pool, err := postgres.Connect(ctx, dsn+"&pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := postgres.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	s := postgres.NewStore(pool)
+	s, pool := setupAt(t, pgtest.New(t)+"&pool_max_conns=1")
 	events := func() int {
 		return countRows(t, pool, `SELECT count(*) FROM webhook_events WHERE type = 'session.revoked'`)
 	}
@@ -455,20 +445,6 @@ func TestConcurrentLoginsShareABatch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var (
-		mu      sync.Mutex
-		sizes   []int
-		release = make(chan struct{})
-	)
-	s.BeforeLoginBatch(func(n int) {
-		mu.Lock()
-		sizes = append(sizes, n)
-		first := len(sizes) == 1
-		mu.Unlock()
-		if first {
-			<-release
-		}
-	})
 	type login struct {
 		user string
 		hash session.Hash
@@ -480,39 +456,23 @@ func TestConcurrentLoginsShareABatch(t *testing.T) {
 		err  error
 	}
 	run := func(ls []*login) {
-		mu.Lock()
-		sizes, release = nil, make(chan struct{})
-		mu.Unlock()
-		var wg sync.WaitGroup
-		start := func(i int, l *login) {
+		fs := make([]func(), len(ls))
+		for i, l := range ls {
 			if l.hash == (session.Hash{}) {
 				tok, _ := session.NewToken()
 				l.hash = tok.Hash()
 			}
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			l.at = now
 			ip := fmt.Sprintf("192.0.2.%d", 10+i)
 			actx := session.WithActor(ctx, session.Actor{Kind: session.ActorAdmin, ClientIP: ip, UserAgent: "agent " + ip})
-			wg.Go(func() {
+			fs[i] = func() {
+				l.at = time.Now().UTC().Truncate(time.Microsecond)
 				l.ss, l.ev, l.err = s.CreateSession(actx, session.NewSession{
-					Hash: l.hash, ID: testenvUUID(t), UserID: l.user, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
-					IPAddress: "192.0.2.1", UserAgent: "ua", AuthenticatedAt: now, AMR: l.amr, OIDC: l.oidc,
+					Hash: l.hash, ID: testenvUUID(t), UserID: l.user, CreatedAt: l.at, ExpiresAt: l.at.Add(time.Hour),
+					IPAddress: "192.0.2.1", UserAgent: "ua", AuthenticatedAt: l.at, AMR: l.amr, OIDC: l.oidc,
 				}, session.Limit{})
-			})
+			}
 		}
-		start(0, ls[0])
-		waitFor(t, "the first batch to start", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
-		for i, l := range ls[1:] {
-			start(i+1, l)
-		}
-		waitFor(t, "the other logins to queue", func() bool { return s.PendingLogins() == len(ls)-1 })
-		mu.Lock()
-		close(release)
-		mu.Unlock()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		if !slices.Equal(sizes, []int{1, len(ls) - 1}) {
+		if sizes := loginBatches(t, s, fs[0], fs[1:]...); !slices.Equal(sizes, []int{1, len(ls) - 1}) {
 			t.Errorf("batches of %v; want 1 and then the other %d", sizes, len(ls)-1)
 		}
 	}
@@ -590,6 +550,39 @@ func nonNil(ss []string) []string {
 	return ss
 }
 
+// loginBatches runs first, holds its batch of logins until every one of
+// rest is queued behind it, then lets them go; it returns the sizes of the
+// batches written.
+func loginBatches(t *testing.T, s *postgres.Store, first func(), rest ...func()) []int {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		sizes   []int
+		release = make(chan struct{})
+	)
+	s.BeforeLoginBatch(func(n int) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		held := len(sizes) == 1
+		mu.Unlock()
+		if held {
+			<-release
+		}
+	})
+	var wg sync.WaitGroup
+	wg.Go(first)
+	waitFor(t, "the first batch to start", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
+	for _, f := range rest {
+		wg.Go(f)
+	}
+	waitFor(t, "the other logins to queue", func() bool { return s.PendingLogins() == len(rest) })
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(sizes)
+}
+
 // waitFor polls cond until it holds (the test's deadline bounds it).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -611,53 +604,18 @@ func TestBatchesWithoutPreparedStatements(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			u, err := url.Parse(pgtest.New(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := u.Query()
-			q.Set("default_query_exec_mode", mode)
-			u.RawQuery = q.Encode()
-			pool, err := postgres.Connect(ctx, u.String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			if _, err := postgres.Migrate(ctx, pool); err != nil {
-				t.Fatal(err)
-			}
-			s := postgres.NewStore(pool)
+			s, pool := setupAt(t, pgtest.New(t)+"&default_query_exec_mode="+mode)
 			userWithSession(t, s, "wa") // the device is known from here on
-			release := make(chan struct{})
-			var sizes []int
-			var mu sync.Mutex
-			s.BeforeLoginBatch(func(n int) {
-				mu.Lock()
-				sizes = append(sizes, n)
-				first := len(sizes) == 1
-				mu.Unlock()
-				if first {
-					<-release
-				}
-			})
 			toks := make([]session.Token, 3)
 			made := make([]session.Session, 3)
 			errs := make([]error, 3)
-			var wg sync.WaitGroup
-			for i := range toks {
-				wg.Go(func() { toks[i], made[i], _, errs[i] = create(t, s, "wa", session.Limit{}) })
-				if i == 0 {
-					waitFor(t, "the first batch", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
-				}
+			fs := make([]func(), 3)
+			for i := range fs {
+				fs[i] = func() { toks[i], made[i], _, errs[i] = create(t, s, "wa", session.Limit{}) }
 			}
-			waitFor(t, "the other logins to queue", func() bool { return s.PendingLogins() == 2 })
-			close(release)
-			wg.Wait()
-			mu.Lock()
-			if !slices.Equal(sizes, []int{1, 2}) {
+			if sizes := loginBatches(t, s, fs[0], fs[1:]...); !slices.Equal(sizes, []int{1, 2}) {
 				t.Errorf("batches of %v; want 1, 2", sizes)
 			}
-			mu.Unlock()
 			for i, err := range errs {
 				if err != nil {
 					t.Fatalf("login %d: %v", i, err)

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"sync"
 )
 
 // Group commit of logouts. Concurrent logouts on a replica are gathered
@@ -15,19 +14,13 @@ import (
 // the fixed cost of a transaction, a NOTIFY and a publish.
 //
 // One batch is written at a time per replica; the logouts that arrive
-// meanwhile form the next one, so a lone logout waits for nobody and a
-// busy replica's batches grow with its load. Propagations run in parallel
-// with the next batch's write.
+// meanwhile form the next one (package groupcommit), so a lone logout
+// waits for nobody and a busy replica's batches grow with its load.
+// Propagations run in parallel with the next batch's write.
 
 // maxLogoutBatch bounds a batch: the outbox NOTIFY carries up to 100
 // hashes itself (more would make every replica read the entry back).
 const maxLogoutBatch = 100
-
-type logoutQueue struct {
-	mu      sync.Mutex
-	pending []*logoutCall
-	writing bool // a batch is being written
-}
 
 type logoutCall struct {
 	ctx   context.Context // the request's: a batch runs under its first call's (tracing), never cancelled by it
@@ -41,15 +34,7 @@ type logoutCall struct {
 // returns once it is committed and propagated (or failed), or ctx ends.
 func (s *Service) logout(ctx context.Context, l Logout) (found bool, err error) {
 	c := &logoutCall{ctx: ctx, l: l, done: make(chan struct{})}
-	q := &s.logouts
-	q.mu.Lock()
-	q.pending = append(q.pending, c)
-	start := !q.writing
-	q.writing = true
-	q.mu.Unlock()
-	if start {
-		go s.writeLogouts()
-	}
+	s.logouts.Add(c)
 	select {
 	case <-c.done:
 		return c.found, c.err
@@ -57,28 +42,6 @@ func (s *Service) logout(ctx context.Context, l Logout) (found bool, err error) 
 		// The logout goes on without its caller, who learns no more than
 		// from a store call cut short: unavailable (503), never a 500.
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
-	}
-}
-
-// writeLogouts writes the pending logouts, a batch at a time, until none
-// is left.
-func (s *Service) writeLogouts() {
-	q := &s.logouts
-	for {
-		q.mu.Lock()
-		n := min(len(q.pending), maxLogoutBatch)
-		if n == 0 {
-			q.writing = false
-			q.mu.Unlock()
-			return
-		}
-		batch := q.pending[:n:n]
-		q.pending = q.pending[n:]
-		if len(q.pending) == 0 {
-			q.pending = nil // let the array go
-		}
-		q.mu.Unlock()
-		s.writeLogoutBatch(batch)
 	}
 }
 

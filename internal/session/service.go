@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
+
+	"github.com/sessiongw/sessiongw/internal/groupcommit"
 )
 
 // Options configures a Service. Only Store is required: every other
@@ -121,7 +123,7 @@ type Service struct {
 	doneMu                  sync.Mutex
 	done                    []int64 // owned outbox entries propagated, to mark done
 	tombs                   tombstones
-	logouts                 logoutQueue
+	logouts                 *groupcommit.Queue[*logoutCall] // logouts.go
 }
 
 // NewService returns a Service. Run RunRelay in a goroutine when Outbox is
@@ -162,6 +164,7 @@ func NewService(o Options) *Service {
 	if o.MaxStoreLookups > 0 {
 		s.storeSlots = make(chan struct{}, o.MaxStoreLookups)
 	}
+	s.logouts = groupcommit.New(maxLogoutBatch, s.writeLogoutBatch)
 	return s
 }
 
