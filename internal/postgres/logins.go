@@ -5,15 +5,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessiongw/sessiongw/internal/session"
 )
 
-// Group commit of logins. The common login (a known device, a user with
-// no session limit) is one statement of its own (createOne). Concurrent
+// Group commit of logins. The common login (a user with no session limit)
+// from a known device is one statement of its own (createOne). Concurrent
 // ones on a replica are gathered instead into one statement that inserts
 // all their sessions and audit records: one round trip, one commit, one
 // run of the insert triggers for the batch. Each login still returns only
@@ -21,6 +23,14 @@ import (
 // alone: its user is locked (in id order, so batches cannot deadlock on
 // users), active and without a limit, or nothing of that login is written
 // and it takes the full path, as alone.
+//
+// A batch holding logins from devices this replica does not know yet (the
+// first login of a user on a replica within the hour) is one transaction
+// instead: the users locked first, then each such login's devices recorded
+// in batch order (a user's second login in the batch sees the devices of
+// its first), then the batch statement, then the new-device flags and
+// their audit records, as the full path writes them for one login. A lone
+// login from an unknown device takes the full path.
 //
 // One batch is written at a time per replica; the logins that arrive
 // meanwhile form the next one (package groupcommit), so a lone login
@@ -41,15 +51,18 @@ type loginCall struct {
 	ctx   context.Context // the request's: a batch runs under its first call's (tracing), never cancelled by it
 	n     session.NewSession
 	limit int // the default session limit its batch applies
-	ss    session.Session
-	ok    bool  // the session was written (false: the caller takes the full path)
-	err   error // the batch failed (Postgres unreachable, the batch timed out)
-	done  chan struct{}
+	// devices: its client's address and user agent are to be recorded
+	// among its user's devices (this replica does not know them yet).
+	devices bool
+	ss      session.Session
+	ok      bool  // the session was written (false: the caller takes the full path)
+	err     error // the batch failed (Postgres unreachable, the batch timed out)
+	done    chan struct{}
 }
 
 // createBatched is createOne with whatever other logins are pending.
-func (s *Store) createBatched(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
-	c := &loginCall{ctx: ctx, n: n, limit: limit.Default, done: make(chan struct{})}
+func (s *Store) createBatched(ctx context.Context, n session.NewSession, limit session.Limit, devices bool) (session.Session, bool, error) {
+	c := &loginCall{ctx: ctx, n: n, limit: limit.Default, devices: devices, done: make(chan struct{})}
 	s.logins.Add(c)
 	select {
 	case <-c.done:
@@ -89,11 +102,18 @@ func (s *Store) writeLogins(batch []*loginCall) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), loginBatchTimeout)
 	defer cancel()
 	if len(batch) == 1 {
-		c := batch[0]
-		c.ss, c.ok, c.err = s.createOne(ctx, c.n, session.Limit{Default: c.limit})
+		if c := batch[0]; !c.devices { // else the full path records them
+			c.ss, c.ok, c.err = s.createOne(ctx, c.n, session.Limit{Default: c.limit})
+		}
 		return
 	}
-	made, err := s.createMany(ctx, batch)
+	var made map[string]session.Session
+	var err error
+	if slices.ContainsFunc(batch, func(c *loginCall) bool { return c.devices }) {
+		made, err = s.createManyWithDevices(ctx, batch)
+	} else {
+		made, err = s.createMany(ctx, s.pool, batch)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (isDeadlock(err) || !unavailable(err)) {
 		// Rejected as a whole, nothing written: each login takes the
@@ -103,7 +123,88 @@ func (s *Store) writeLogins(batch []*loginCall) {
 	for _, c := range batch {
 		c.ss, c.ok = made[c.n.ID]
 		c.err = err
+		if c.ok {
+			s.remember(c.ss.UserID, session.Client{IP: c.ss.IPAddress, UserAgent: c.ss.UserAgent})
+		}
 	}
+}
+
+// createManyWithDevices is createMany for a batch some of whose logins
+// record their devices, in one transaction: the users are locked first (in
+// id order, as the batch statement locks them), so that a login the batch
+// statement would leave out (its user inactive, missing or limited) writes
+// no device either and meets the full path as if alone.
+func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (map[string]session.Session, error) {
+	var made map[string]session.Session
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ids := make([]string, len(batch))
+		for i, c := range batch {
+			ids[i] = c.n.UserID
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT id FROM users WHERE id = ANY($1::text[]) AND is_active AND NOT coalesce(max_sessions, $2::int) > 0
+			ORDER BY id FOR NO KEY UPDATE`, ids, batch[0].limit)
+		if err != nil {
+			return err
+		}
+		users, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		var in []*loginCall
+		for _, c := range batch {
+			if slices.Contains(users, c.n.UserID) {
+				in = append(in, c)
+			}
+		}
+		if len(in) == 0 {
+			made = map[string]session.Session{}
+			return nil
+		}
+		// The devices, in batch order, each as the full path records them.
+		seen := make([]seenDevices, len(in))
+		b := &pgx.Batch{}
+		for i, c := range in {
+			if c.devices {
+				b.Queue(devicesSQL, deviceArgs(c.n.UserID, session.Client{IP: c.n.IPAddress, UserAgent: c.n.UserAgent}, c.n.CreatedAt)...).
+					QueryRow(func(row pgx.Row) error { return row.Scan(&seen[i].known, &seen[i].fresh) })
+			}
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if made, err = s.createMany(ctx, tx, in); err != nil {
+			return err
+		}
+		// New devices flag their sessions and are audited (flagNewDevice,
+		// for the batch).
+		var flagged []string
+		b = &pgx.Batch{}
+		for i, c := range in {
+			ss, ok := made[c.n.ID]
+			if !ok || !c.devices || !session.IsNewDevice(seen[i].known, seen[i].fresh) {
+				continue
+			}
+			ss.NewDevice = true
+			made[c.n.ID] = ss
+			flagged = append(flagged, c.n.ID)
+		}
+		if len(flagged) == 0 {
+			return nil
+		}
+		b.Queue(`UPDATE sessions SET new_device = true WHERE public_id = ANY($1::uuid[])`, flagged)
+		for i, c := range in {
+			if slices.Contains(flagged, c.n.ID) {
+				actx := session.WithActor(c.ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.n.IPAddress, UserAgent: c.n.UserAgent})
+				queueAudit(actx, b, session.NewDeviceEntry(c.n.UserID, c.n.ID, seen[i].fresh))
+			}
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, err // rolled back: nothing of the batch was written
+	}
+	return made, nil
 }
 
 // loginRow is one login of a batch, as the batch statement reads it.
@@ -149,7 +250,7 @@ func pgTime(t time.Time) string { return t.UTC().Truncate(time.Microsecond).Form
 // the value, so after a few executions it keeps one generic plan for the
 // statement, where arrays (whose length a custom plan sees) make it plan
 // the statement again on every execution (about 0.25 ms of its CPU).
-func (s *Store) createMany(ctx context.Context, batch []*loginCall) (map[string]session.Session, error) {
+func (s *Store) createMany(ctx context.Context, q querier, batch []*loginCall) (map[string]session.Session, error) {
 	rows := make([]loginRow, len(batch))
 	for i, c := range batch {
 		n := c.n
@@ -172,7 +273,7 @@ func (s *Store) createMany(ctx context.Context, batch []*loginCall) (map[string]
 		return nil, err
 	}
 	doc := string(b)
-	res, err := s.pool.Query(ctx, `
+	res, err := q.Query(ctx, `
 		WITH i AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(h text, id uuid, u text, c timestamptz, e timestamptz,
 				ip text, ua text, rm bool, at timestamptz, amr jsonb, name text, iss text, sub text, sid text, a jsonb)),
@@ -207,10 +308,12 @@ func (s *Store) createMany(ctx context.Context, batch []*loginCall) (map[string]
 	if err := res.Err(); err != nil {
 		return nil, err
 	}
-	for _, ss := range made {
-		s.remember(ss.UserID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent})
-	}
 	return made, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 func nonNilStrings(ss []string) []string {

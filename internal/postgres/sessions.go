@@ -58,18 +58,20 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 		n.AuthenticatedAt = n.CreatedAt
 	}
 	client := session.Client{IP: n.IPAddress, UserAgent: n.UserAgent}
-	if n.Kind == session.KindAPIToken || s.knows(n.UserID, client) {
-		// The common login: one statement, unless the user has a limit to
-		// apply (or is missing or inactive), which the full path handles.
-		if ss, ok, err := s.createAtOnce(ctx, n, limit); ok || err != nil {
-			if isUniqueViolation(err) {
-				return session.Session{}, nil, &session.ConflictError{Reason: "session already exists"}
-			}
-			if err != nil {
-				return session.Session{}, nil, interpret("create session", err)
-			}
-			return ss, nil, nil
+	// Devices this replica saw the user use within the hour are not new
+	// and not written again (as for activity).
+	devices := n.Kind != session.KindAPIToken && !s.knows(n.UserID, client)
+	// The common login: written at once (batched with the other logins
+	// in flight), unless the user has a limit to apply (or is missing
+	// or inactive), which the full path handles.
+	if ss, ok, err := s.createAtOnce(ctx, n, limit, devices); ok || err != nil {
+		if isUniqueViolation(err) {
+			return session.Session{}, nil, &session.ConflictError{Reason: "session already exists"}
 		}
+		if err != nil {
+			return session.Session{}, nil, interpret("create session", err)
+		}
+		return ss, nil, nil
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var override *int
@@ -90,9 +92,6 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 			RETURNING `+sessionCols, insertArgs(n)...).
 			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
 		var seen seenDevices
-		// Devices this replica saw the user use within the hour are not
-		// new and not written again (as for activity).
-		devices := n.Kind != session.KindAPIToken && !s.knows(n.UserID, client)
 		queueAudit(ctx, b, createdEntry(n))
 		if devices {
 			b.Queue(devicesSQL, deviceArgs(n.UserID, client, n.CreatedAt)...).
@@ -160,12 +159,13 @@ func createdEntry(n session.NewSession) session.AuditEntry {
 }
 
 // createAtOnce writes n as createOne does, in a batch with the other
-// logins in flight (logins.go); an API token is written alone.
-func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
+// logins in flight (logins.go), recording its devices when devices is set;
+// an API token is written alone.
+func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit, devices bool) (session.Session, bool, error) {
 	if n.Kind != session.KindSession {
 		return s.createOne(ctx, n, limit)
 	}
-	return s.createBatched(ctx, n, limit)
+	return s.createBatched(ctx, n, limit, devices)
 }
 
 // createOne inserts n and its audit record in one statement (one round

@@ -637,3 +637,130 @@ func TestBatchesWithoutPreparedStatements(t *testing.T) {
 		})
 	}
 }
+
+// Logins from devices a replica does not know yet (its first login of a
+// user within the hour) are batched too, and record their devices and
+// flag new ones exactly as the full path does for one login.
+func TestLoginBatchesRecordDevices(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	ctx := context.Background()
+	// Another replica's store: the devices it records are in the database
+	// but unknown to s.
+	other := postgres.NewStore(pool)
+	old := session.Client{IP: "198.51.100.1", UserAgent: "old"}
+	one := 1
+	for _, u := range []struct {
+		id      string
+		max     *int
+		device  bool // a session from old, through other
+		enabled bool
+	}{{"dz", nil, false, true}, {"da", nil, true, true}, {"db", nil, false, true}, {"dc", nil, true, true},
+		{"dd", nil, true, true}, {"dl", &one, true, true}, {"di", nil, false, false}} {
+		if _, _, _, err := s.UpsertUser(ctx, session.User{ID: u.id, Username: u.id, IsActive: u.enabled, Roles: []string{}, MaxSessions: u.max}); err != nil {
+			t.Fatal(err)
+		}
+		if u.device {
+			tok, _ := session.NewToken()
+			now := time.Now().UTC()
+			if _, _, err := other.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: u.id, CreatedAt: now,
+				ExpiresAt: now.Add(time.Hour), IPAddress: old.IP, UserAgent: old.UserAgent, AuthenticatedAt: now, AMR: []string{}}, session.Limit{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	type login struct {
+		user, ip, ua string
+		newDevice    bool     // want
+		fresh        []string // want, when newDevice
+		ss           session.Session
+		ev           []session.Evicted
+		err          error
+	}
+	both := []string{session.DeviceAddress, session.DeviceUserAgent}
+	ls := []*login{
+		{user: "dz", ip: "192.0.2.9", ua: "z"},                                    // the first batch, alone: the full path
+		{user: "da", ip: "192.0.2.10", ua: "new", newDevice: true, fresh: both},   // a new device
+		{user: "db", ip: "192.0.2.11", ua: "first"},                               // a user's first device is not new
+		{user: "dc", ip: "192.0.2.12", ua: "b", newDevice: true, fresh: both},     // new,
+		{user: "dc", ip: "192.0.2.12", ua: "c", newDevice: true, fresh: both[1:]}, // and then its address is known
+		{user: "dd", ip: old.IP, ua: old.UserAgent},                               // known to the database
+		{user: "dl", ip: "192.0.2.14", ua: "l", newDevice: true, fresh: both},     // limited: the full path
+		{user: "di", ip: "192.0.2.15", ua: "i"},                                   // inactive: refused
+	}
+	fs := make([]func(), len(ls))
+	for i, l := range ls {
+		fs[i] = func() {
+			tok, _ := session.NewToken()
+			now := time.Now().UTC()
+			l.ss, l.ev, l.err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: l.user, CreatedAt: now,
+				ExpiresAt: now.Add(time.Hour), IPAddress: l.ip, UserAgent: l.ua, AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+		}
+	}
+	if sizes := loginBatches(t, s, fs[0], fs[1:]...); !slices.Equal(sizes, []int{1, len(ls) - 1}) {
+		t.Errorf("batches of %v; want 1 and then the other %d", sizes, len(ls)-1)
+	}
+	if _, err := s.SequenceAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls[:7] {
+		if l.err != nil || l.ss.NewDevice != l.newDevice {
+			t.Errorf("login %d of %s = new device %v, %v; want %v", i, l.user, l.ss.NewDevice, l.err, l.newDevice)
+			continue
+		}
+		if n := countRows(t, pool, `SELECT count(*) FROM sessions WHERE public_id = $1 AND new_device = $2`, l.ss.ID, l.newDevice); n != 1 {
+			t.Errorf("login %d's stored flag is not %v", i, l.newDevice)
+		}
+		if n := countRows(t, pool, `SELECT count(*) FROM user_devices WHERE user_id = $1 AND ((kind = $2 AND value = $3) OR (kind = $4 AND value = $5))`,
+			l.user, session.DeviceAddress, l.ip, session.DeviceUserAgent, l.ua); n != 2 {
+			t.Errorf("login %d: %d of its 2 devices recorded", i, n)
+		}
+		want := 0
+		if l.newDevice {
+			want = 1
+		}
+		details := string(session.AuditDetails(session.NewDeviceEntry(l.user, l.ss.ID, l.fresh).Details))
+		if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = $3 AND actor = $4 AND client_ip = $5 AND user_agent = $6 AND details = $7`,
+			session.EventSessionNewDevice, l.ss.ID, l.user, session.ActorSystem, l.ip, l.ua, details); n != want {
+			t.Errorf("login %d: %d new-device records naming %s; want %d", i, n, details, want)
+		}
+		// Its creation record comes first, as on the full path.
+		if l.newDevice {
+			if n := countRows(t, pool, `SELECT count(*) FROM audit_log c JOIN audit_log d ON d.session_id = c.session_id
+				WHERE c.session_id = $1 AND c.event = $2 AND d.event = $3 AND c.seq < d.seq`, l.ss.ID, session.EventSessionCreated, session.EventSessionNewDevice); n != 1 {
+				t.Errorf("login %d: its creation record does not precede its new-device record", i)
+			}
+		}
+	}
+	if len(ls[6].ev) != 1 {
+		t.Errorf("the limited user's login evicted %v; want its one session", ls[6].ev)
+	}
+	if !errors.Is(ls[7].err, session.ErrConflict) {
+		t.Errorf("the inactive user's login: %v; want ErrConflict", ls[7].err)
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM user_devices WHERE user_id = 'di'`); n != 0 {
+		t.Errorf("the refused login recorded %d devices; want none", n)
+	}
+	// The batched ones were one transaction.
+	ids := make([]string, 0, 5)
+	for _, l := range ls[1:6] {
+		ids = append(ids, l.ss.ID)
+	}
+	if n := countRows(t, pool, `SELECT count(DISTINCT xmin::text) FROM sessions WHERE public_id = ANY($1::uuid[])`, ids); n != 1 {
+		t.Errorf("the batched sessions were written by %d transactions; want 1", n)
+	}
+	// This replica knows the devices now: db's next login from the same
+	// device writes none of them again.
+	seenAt := `SELECT count(*) FROM user_devices WHERE user_id = 'db' AND last_seen = $1`
+	before := countRows(t, pool, seenAt, ls[2].ss.CreatedAt)
+	tok, _ := session.NewToken()
+	now := time.Now().UTC()
+	if _, _, err := s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "db", CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), IPAddress: ls[2].ip, UserAgent: ls[2].ua, AuthenticatedAt: now, AMR: []string{}}, session.Limit{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, pool, seenAt, ls[2].ss.CreatedAt); before != 2 || n != 2 {
+		t.Errorf("db's devices last seen at its first login: %d, then %d after a second one; want 2 and 2 (not written again)", before, n)
+	}
+}
