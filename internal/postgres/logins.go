@@ -170,8 +170,10 @@ func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (
 					QueryRow(func(row pgx.Row) error { return row.Scan(&seen[i].known, &seen[i].fresh) })
 			}
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
+		if b.Len() > 0 {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
 		}
 		if made, err = s.createMany(ctx, tx, in); err != nil {
 			return err
