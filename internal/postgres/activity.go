@@ -223,11 +223,31 @@ func flagNewDevice(ctx context.Context, tx pgx.Tx, userID, sessionID string, c s
 	if !session.IsNewDevice(seen.known, seen.fresh) {
 		return false, nil
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sessions SET new_device = true WHERE public_id = $1`, sessionID); err != nil {
-		return false, err
+	return true, flagNewDevices(ctx, tx, []newDevice{{userID: userID, sessionID: sessionID, client: c, fresh: seen.fresh}})
+}
+
+// newDevice is a session whose client is new to its user: fresh names
+// what was new (session.IsNewDevice).
+type newDevice struct {
+	userID, sessionID string
+	client            session.Client
+	fresh             []string
+}
+
+// flagNewDevices flags the sessions of ds and audits each, the system
+// acting for its client, in tx (one round trip).
+func flagNewDevices(ctx context.Context, tx pgx.Tx, ds []newDevice) error {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.sessionID
 	}
-	actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.IP, UserAgent: c.UserAgent})
-	return true, appendAudit(actx, tx, session.NewDeviceEntry(userID, sessionID, seen.fresh))
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE sessions SET new_device = true WHERE public_id = ANY($1::uuid[])`, ids)
+	for _, d := range ds {
+		actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: d.client.IP, UserAgent: d.client.UserAgent})
+		queueAudit(actx, b, session.NewDeviceEntry(d.userID, d.sessionID, d.fresh))
+	}
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // AcknowledgeNewDevice implements session.Store.

@@ -141,9 +141,7 @@ func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (
 		for i, c := range batch {
 			ids[i] = c.n.UserID
 		}
-		rows, err := tx.Query(ctx, `
-			SELECT id FROM users WHERE id = ANY($1::text[]) AND is_active AND NOT coalesce(max_sessions, $2::int) > 0
-			ORDER BY id FOR NO KEY UPDATE`, ids, batch[0].limit)
+		rows, err := tx.Query(ctx, `SELECT id FROM users WHERE id = ANY($1::text[]) `+batchUsers, ids, batch[0].limit)
 		if err != nil {
 			return err
 		}
@@ -178,10 +176,9 @@ func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (
 		if made, err = s.createMany(ctx, tx, in); err != nil {
 			return err
 		}
-		// New devices flag their sessions and are audited (flagNewDevice,
-		// for the batch).
-		var flagged []string
-		b = &pgx.Batch{}
+		// New devices flag their sessions and are audited, as flagNewDevice
+		// does for one.
+		var flagged []newDevice
 		for i, c := range in {
 			ss, ok := made[c.n.ID]
 			if !ok || !c.devices || !session.IsNewDevice(seen[i].known, seen[i].fresh) {
@@ -189,25 +186,24 @@ func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (
 			}
 			ss.NewDevice = true
 			made[c.n.ID] = ss
-			flagged = append(flagged, c.n.ID)
+			flagged = append(flagged, newDevice{userID: c.n.UserID, sessionID: c.n.ID,
+				client: session.Client{IP: c.n.IPAddress, UserAgent: c.n.UserAgent}, fresh: seen[i].fresh})
 		}
 		if len(flagged) == 0 {
 			return nil
 		}
-		b.Queue(`UPDATE sessions SET new_device = true WHERE public_id = ANY($1::uuid[])`, flagged)
-		for i, c := range in {
-			if slices.Contains(flagged, c.n.ID) {
-				actx := session.WithActor(c.ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.n.IPAddress, UserAgent: c.n.UserAgent})
-				queueAudit(actx, b, session.NewDeviceEntry(c.n.UserID, c.n.ID, seen[i].fresh))
-			}
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return flagNewDevices(ctx, tx, flagged)
 	})
 	if err != nil {
 		return nil, err // rolled back: nothing of the batch was written
 	}
 	return made, nil
 }
+
+// batchUsers ends a query of users: those a batch may write a login of
+// (active, without a session limit, $2 the default), locked in id order so
+// that batches cannot deadlock on users.
+const batchUsers = `AND is_active AND NOT coalesce(max_sessions, $2::int) > 0 ORDER BY id FOR NO KEY UPDATE`
 
 // loginRow is one login of a batch, as the batch statement reads it.
 type loginRow struct {
@@ -279,10 +275,7 @@ func (s *Store) createMany(ctx context.Context, q querier, batch []*loginCall) (
 		WITH i AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(h text, id uuid, u text, c timestamptz, e timestamptz,
 				ip text, ua text, rm bool, at timestamptz, amr jsonb, name text, iss text, sub text, sid text, a jsonb)),
-		u AS (
-			SELECT id FROM users WHERE id IN (SELECT u FROM i) AND is_active
-			AND NOT coalesce(max_sessions, $2::int) > 0
-			ORDER BY id FOR NO KEY UPDATE),
+		u AS (SELECT id FROM users WHERE id IN (SELECT u FROM i) `+batchUsers+`),
 		ins AS (
 			INSERT INTO sessions `+insertCols+`
 			SELECT decode(h, 'hex'), id, u, c, e, c, ip, ip, ua, rm, at, ARRAY(SELECT jsonb_array_elements_text(amr)), 'session', name,
