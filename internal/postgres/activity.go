@@ -201,8 +201,7 @@ func deviceArgs(userID string, c session.Client, at time.Time) []any {
 
 // recordDevices notes the client's address and user agent among the
 // user's devices and applies session.IsNewDevice; a new device flags the
-// session and is audited (in tx, the transaction of the activity or
-// creation).
+// session and is audited (in tx, the transaction of the activity).
 func recordDevices(ctx context.Context, tx pgx.Tx, userID string, sessionID string, c session.Client, at time.Time) (bool, error) {
 	var seen seenDevices
 	if err := tx.QueryRow(ctx, devicesSQL, deviceArgs(userID, c, at)...).Scan(&seen.known, &seen.fresh); err != nil {
@@ -234,8 +233,9 @@ type newDevice struct {
 	fresh             []string
 }
 
-// flagNewDevices flags the sessions of ds and audits each, the system
-// acting for its client, in tx (one round trip).
+// flagNewDevices flags the sessions of ds (created before this
+// transaction: their caches are invalidated) and audits each, in tx (one
+// round trip). A login's session is flagged in its insert instead.
 func flagNewDevices(ctx context.Context, tx pgx.Tx, ds []newDevice) error {
 	ids := make([]string, len(ds))
 	for i, d := range ds {
@@ -244,10 +244,16 @@ func flagNewDevices(ctx context.Context, tx pgx.Tx, ds []newDevice) error {
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE sessions SET new_device = true WHERE public_id = ANY($1::uuid[])`, ids)
 	for _, d := range ds {
-		actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: d.client.IP, UserAgent: d.client.UserAgent})
-		queueAudit(actx, b, session.NewDeviceEntry(d.userID, d.sessionID, d.fresh))
+		queueNewDeviceAudit(ctx, b, d)
 	}
 	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueNewDeviceAudit queues d's session.new_device record: the system
+// acting for d's client.
+func queueNewDeviceAudit(ctx context.Context, b *pgx.Batch, d newDevice) {
+	actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: d.client.IP, UserAgent: d.client.UserAgent})
+	queueAudit(actx, b, session.NewDeviceEntry(d.userID, d.sessionID, d.fresh))
 }
 
 // AcknowledgeNewDevice implements session.Store.

@@ -28,9 +28,10 @@ import (
 // first login of a user on a replica within the hour) is one transaction
 // instead: the users locked first, then each such login's devices recorded
 // in batch order (a user's second login in the batch sees the devices of
-// its first), then the batch statement, then the new-device flags and
-// their audit records, as the full path writes them for one login. A lone
-// login from an unknown device takes the full path.
+// its first), then the batch statement, which flags the sessions of new
+// devices as it inserts them, with their new-device audit records after
+// it, as the full path writes them for one login. A lone login from an
+// unknown device takes the full path.
 //
 // One batch is written at a time per replica; the logins that arrive
 // meanwhile form the next one (package groupcommit), so a lone login
@@ -54,10 +55,13 @@ type loginCall struct {
 	// devices: its client's address and user agent are to be recorded
 	// among its user's devices (this replica does not know them yet).
 	devices bool
-	ss      session.Session
-	ok      bool  // the session was written (false: the caller takes the full path)
-	err     error // the batch failed (Postgres unreachable, the batch timed out)
-	done    chan struct{}
+	// newDevice: its devices were recorded and found new (fresh names
+	// what was new); its session is flagged and audited so.
+	newDevice *newDevice
+	ss        session.Session
+	ok        bool  // the session was written (false: the caller takes the full path)
+	err       error // the batch failed (Postgres unreachable, the batch timed out)
+	done      chan struct{}
 }
 
 // createBatched is createOne with whatever other logins are pending.
@@ -112,7 +116,7 @@ func (s *Store) writeLogins(batch []*loginCall) {
 	if slices.ContainsFunc(batch, func(c *loginCall) bool { return c.devices }) {
 		made, err = s.createManyWithDevices(ctx, batch)
 	} else {
-		made, err = s.createMany(ctx, s.pool, batch)
+		made, err = createMany(ctx, s.pool, batch)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (isDeadlock(err) || !unavailable(err)) {
@@ -173,26 +177,14 @@ func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (
 				return err
 			}
 		}
-		if made, err = s.createMany(ctx, tx, in); err != nil {
-			return err
-		}
-		// New devices flag their sessions and are audited, as flagNewDevice
-		// does for one.
-		var flagged []newDevice
 		for i, c := range in {
-			ss, ok := made[c.n.ID]
-			if !ok || !c.devices || !session.IsNewDevice(seen[i].known, seen[i].fresh) {
-				continue
+			if c.devices && session.IsNewDevice(seen[i].known, seen[i].fresh) {
+				c.newDevice = &newDevice{userID: c.n.UserID, sessionID: c.n.ID,
+					client: session.Client{IP: c.n.IPAddress, UserAgent: c.n.UserAgent}, fresh: seen[i].fresh}
 			}
-			ss.NewDevice = true
-			made[c.n.ID] = ss
-			flagged = append(flagged, newDevice{userID: c.n.UserID, sessionID: c.n.ID,
-				client: session.Client{IP: c.n.IPAddress, UserAgent: c.n.UserAgent}, fresh: seen[i].fresh})
 		}
-		if len(flagged) == 0 {
-			return nil
-		}
-		return flagNewDevices(ctx, tx, flagged)
+		made, err = createMany(ctx, tx, in)
+		return err
 	})
 	if err != nil {
 		return nil, err // rolled back: nothing of the batch was written
@@ -221,6 +213,7 @@ type loginRow struct {
 	Iss       *string         `json:"iss"`
 	Sub       *string         `json:"sub"`
 	Sid       *string         `json:"sid"`
+	NewDevice bool            `json:"nd"`
 	Audit     auditValuesJSON `json:"a"`
 }
 
@@ -240,15 +233,16 @@ type auditValuesJSON struct {
 func pgTime(t time.Time) string { return t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano) }
 
 // createMany inserts the sessions of batch whose users are active and
-// without a limit, with their audit records, in one statement; it returns
-// the sessions written by public id.
+// without a limit, with their audit records, in one statement, and the
+// new-device records of those flagged after it (the same round trip); it
+// returns the sessions written by public id.
 //
 // The batch goes as one JSON parameter rather than an array per column:
 // Postgres estimates a JSON record set's rows alike whether or not it sees
 // the value, so after a few executions it keeps one generic plan for the
 // statement, where arrays (whose length a custom plan sees) make it plan
 // the statement again on every execution (about 0.25 ms of its CPU).
-func (s *Store) createMany(ctx context.Context, q querier, batch []*loginCall) (map[string]session.Session, error) {
+func createMany(ctx context.Context, q batchSender, batch []*loginCall) (map[string]session.Session, error) {
 	rows := make([]loginRow, len(batch))
 	for i, c := range batch {
 		n := c.n
@@ -258,7 +252,7 @@ func (s *Store) createMany(ctx context.Context, q querier, batch []*loginCall) (
 			Hash: hex.EncodeToString(n.Hash[:]), ID: n.ID, UserID: n.UserID,
 			Created: pgTime(n.CreatedAt), Expires: pgTime(n.ExpiresAt), AuthAt: pgTime(n.AuthenticatedAt),
 			IP: n.IPAddress, UserAgent: n.UserAgent, Remember: n.RememberMe, AMR: nonNilStrings(n.AMR), Name: n.Name,
-			Iss: iss, Sub: sub, Sid: sid,
+			Iss: iss, Sub: sub, Sid: sid, NewDevice: c.newDevice != nil,
 			Audit: auditValuesJSON{Event: a.event, UserID: a.userID, SessionID: a.sessionID, ClientIP: a.clientIP,
 				UserAgent: a.userAgent, Actor: a.actor, Details: a.details, EventsOf: a.eventsOf},
 		}
@@ -266,20 +260,22 @@ func (s *Store) createMany(ctx context.Context, q querier, batch []*loginCall) (
 	// A string, not bytes: without prepared statements (PgBouncer's
 	// transaction pooling) pgx types a parameter by its Go type, and
 	// bytes would be sent as bytea, which does not cast to jsonb.
-	b, err := json.Marshal(rows)
+	js, err := json.Marshal(rows)
 	if err != nil {
 		return nil, err
 	}
-	doc := string(b)
-	res, err := q.Query(ctx, `
+	doc := string(js)
+	made := make(map[string]session.Session, len(batch))
+	b := &pgx.Batch{}
+	b.Queue(`
 		WITH i AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(h text, id uuid, u text, c timestamptz, e timestamptz,
-				ip text, ua text, rm bool, at timestamptz, amr jsonb, name text, iss text, sub text, sid text, a jsonb)),
+				ip text, ua text, rm bool, at timestamptz, amr jsonb, name text, iss text, sub text, sid text, nd bool, a jsonb)),
 		u AS (SELECT id FROM users WHERE id IN (SELECT u FROM i) `+batchUsers+`),
 		ins AS (
 			INSERT INTO sessions `+insertCols+`
 			SELECT decode(h, 'hex'), id, u, c, e, c, ip, ip, ua, rm, at, ARRAY(SELECT jsonb_array_elements_text(amr)), 'session', name,
-				NULL, iss, sub, sid
+				NULL, iss, sub, sid, nd
 			FROM i WHERE u IN (SELECT id FROM u)
 			RETURNING `+sessionCols+`),
 		a AS (
@@ -287,28 +283,31 @@ func (s *Store) createMany(ctx context.Context, q querier, batch []*loginCall) (
 			SELECT r.ev, r.u, r.s, r.ip, r.ua, r.act, r.det, r.eo
 			FROM i JOIN ins ON ins.public_id = i.id,
 				jsonb_to_record(i.a) AS r(ev text, u text, s uuid, ip text, ua text, act text, det text, eo uuid))
-		SELECT `+sessionCols+` FROM ins`, doc, batch[0].limit)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
-	made := make(map[string]session.Session, len(batch))
-	for res.Next() {
-		ss, err := scanSession(res)
-		if err != nil {
-			return nil, err
+		SELECT `+sessionCols+` FROM ins`, doc, batch[0].limit).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				ss, err := scanSession(rows)
+				if err != nil {
+					return err
+				}
+				made[ss.ID] = ss
+			}
+			return rows.Err()
+		})
+	for _, c := range batch {
+		if c.newDevice != nil {
+			queueNewDeviceAudit(c.ctx, b, *c.newDevice)
 		}
-		made[ss.ID] = ss
 	}
-	if err := res.Err(); err != nil {
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return made, nil
 }
 
-// querier is a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+// batchSender is a pool or a transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 func nonNilStrings(ss []string) []string {

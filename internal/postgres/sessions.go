@@ -74,8 +74,19 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 		return ss, nil, nil
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The user's lock and its devices in one round trip (a pipeline):
+		// were the user missing or inactive, the devices roll back with
+		// the transaction.
 		var override *int
-		if err := tx.QueryRow(ctx, `SELECT max_sessions FROM users WHERE id = $1 AND is_active FOR NO KEY UPDATE`, n.UserID).Scan(&override); err != nil {
+		var seen seenDevices
+		b := &pgx.Batch{}
+		b.Queue(`SELECT max_sessions FROM users WHERE id = $1 AND is_active FOR NO KEY UPDATE`, n.UserID).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&override) })
+		if devices {
+			b.Queue(devicesSQL, deviceArgs(n.UserID, client, n.CreatedAt)...).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&seen.known, &seen.fresh) })
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if max := limit.For(override); max > 0 && n.Kind == session.KindSession {
@@ -84,25 +95,19 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 				return err
 			}
 		}
-		// The insert, its audit record and the devices go in one round
-		// trip (a pipeline); the record is made from what is inserted.
-		b := &pgx.Batch{}
+		// The insert (flagged if the device is new) and its audit records
+		// in one round trip; the records are made from what is inserted.
+		isNew := devices && session.IsNewDevice(seen.known, seen.fresh)
+		b = &pgx.Batch{}
 		b.Queue(`INSERT INTO sessions `+insertCols+`
-			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			RETURNING `+sessionCols, insertArgs(n)...).
+			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			RETURNING `+sessionCols, append(insertArgs(n), isNew)...).
 			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
-		var seen seenDevices
 		queueAudit(ctx, b, createdEntry(n))
-		if devices {
-			b.Queue(devicesSQL, deviceArgs(n.UserID, client, n.CreatedAt)...).
-				QueryRow(func(row pgx.Row) error { return row.Scan(&seen.known, &seen.fresh) })
+		if isNew {
+			queueNewDeviceAudit(ctx, b, newDevice{userID: n.UserID, sessionID: n.ID, client: client, fresh: seen.fresh})
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil || !devices {
-			return err
-		}
-		var err error
-		ss.NewDevice, err = flagNewDevice(ctx, tx, n.UserID, n.ID, client, seen)
-		return err
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := s.GetUser(ctx, n.UserID); err != nil {
@@ -126,9 +131,10 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 }
 
 // insertCols are the columns a new session's insert writes, from
-// insertArgs ($1–$16; last_activity_at and last_ip_address repeat $4, $6).
+// insertArgs ($1–$16; last_activity_at and last_ip_address repeat $4, $6)
+// and new_device (a login from a new device is flagged as it is inserted).
 const insertCols = `(token_hash, public_id, user_id, created_at, expires_at, last_activity_at, ip_address, last_ip_address,
-	user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid)`
+	user_agent, remember_me, authenticated_at, amr, kind, name, token_roles, oidc_iss, oidc_sub, oidc_sid, new_device)`
 
 func insertArgs(n session.NewSession) []any {
 	iss, sub, sid := oidcArgs(n.OIDC)
@@ -184,7 +190,7 @@ func (s *Store) createOne(ctx context.Context, n session.NewSession, limit sessi
 		ins AS (
 			INSERT INTO sessions `+insertCols+`
 			SELECT $1::bytea, $2::uuid, $3::text, $4::timestamptz, $5::timestamptz, $4::timestamptz, $6::text, $6::text,
-				$7::text, $8::bool, $9::timestamptz, $10::text[], $11::text, $12::text, $13::text[], $14::text, $15::text, $16::text
+				$7::text, $8::bool, $9::timestamptz, $10::text[], $11::text, $12::text, $13::text[], $14::text, $15::text, $16::text, false
 			FROM u
 			RETURNING `+sessionCols+`),
 		a AS (

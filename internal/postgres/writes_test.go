@@ -672,6 +672,10 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	// but unknown to s.
 	other := postgres.NewStore(pool)
 	old := session.Client{IP: "198.51.100.1", UserAgent: "old"}
+	// A webhook endpoint: the insert triggers write the sessions' events.
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (name) VALUES ('ep')`); err != nil {
+		t.Fatal(err)
+	}
 	one := 1
 	for _, u := range []struct {
 		id      string
@@ -750,6 +754,18 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 		if n := countRows(t, pool, `SELECT count(*) FROM audit_log WHERE event = $1 AND session_id = $2 AND user_id = $3 AND actor = $4 AND client_ip = $5 AND user_agent = $6 AND details LIKE $7`,
 			session.EventSessionNewDevice, l.ss.ID, l.user, session.ActorSystem, l.ip, l.ua, details); n != want {
 			t.Errorf("login %d: %d new-device records naming %s; want %d", i, n, details, want)
+		}
+		// Flagged as it was inserted: its webhook event follows its
+		// session.created, and no invalidation was written for it (no
+		// cache can hold a session before its creation commits).
+		if n := countRows(t, pool, `SELECT count(*) FROM webhook_events c JOIN webhook_events d ON d.session_id = c.session_id
+			WHERE c.session_id = $1 AND c.type = 'session.created' AND d.type = 'session.new_device' AND c.id < d.id
+			AND d.data->>'ip_address' = $2 AND d.data->>'user_agent' = $3 AND d.data->>'user_id' = $4`, l.ss.ID, l.ip, l.ua, l.user); n != want {
+			t.Errorf("login %d: %d session.new_device webhook events after its session.created; want %d", i, n, want)
+		}
+		if n := countRows(t, pool, `SELECT count(*) FROM invalidation_outbox o JOIN sessions s ON s.token_hash = ANY(o.hashes) WHERE s.public_id = $1`,
+			l.ss.ID); n != 0 {
+			t.Errorf("login %d: %d invalidations of its new session; want none", i, n)
 		}
 		// Its creation record comes first, as on the full path.
 		if l.newDevice {
