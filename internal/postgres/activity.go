@@ -216,13 +216,23 @@ type seenDevices struct {
 	fresh []string
 }
 
-// flagNewDevice applies session.IsNewDevice to what devicesSQL found: a new
-// device flags the session and is audited, in tx.
-func flagNewDevice(ctx context.Context, tx pgx.Tx, userID, sessionID string, c session.Client, seen seenDevices) (bool, error) {
+// newDevice applies session.IsNewDevice to what devicesSQL found for c:
+// the session to flag, or nil when nothing is new.
+func (seen seenDevices) newDevice(userID, sessionID string, c session.Client) *newDevice {
 	if !session.IsNewDevice(seen.known, seen.fresh) {
+		return nil
+	}
+	return &newDevice{userID: userID, sessionID: sessionID, client: c, fresh: seen.fresh}
+}
+
+// flagNewDevice flags the session and audits it, in tx, if what
+// devicesSQL found is a new device.
+func flagNewDevice(ctx context.Context, tx pgx.Tx, userID, sessionID string, c session.Client, seen seenDevices) (bool, error) {
+	d := seen.newDevice(userID, sessionID, c)
+	if d == nil {
 		return false, nil
 	}
-	return true, flagNewDevices(ctx, tx, []newDevice{{userID: userID, sessionID: sessionID, client: c, fresh: seen.fresh}})
+	return true, flagNewDevices(ctx, tx, []newDevice{*d})
 }
 
 // newDevice is a session whose client is new to its user: fresh names

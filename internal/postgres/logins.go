@@ -178,10 +178,8 @@ func (s *Store) createManyWithDevices(ctx context.Context, batch []*loginCall) (
 			}
 		}
 		for i, c := range in {
-			if c.devices && session.IsNewDevice(seen[i].known, seen[i].fresh) {
-				c.newDevice = &newDevice{userID: c.n.UserID, sessionID: c.n.ID,
-					client: session.Client{IP: c.n.IPAddress, UserAgent: c.n.UserAgent}, fresh: seen[i].fresh}
-			}
+			// seen[i] is zero (nothing new) for a login not recording devices.
+			c.newDevice = seen[i].newDevice(c.n.UserID, c.n.ID, session.Client{IP: c.n.IPAddress, UserAgent: c.n.UserAgent})
 		}
 		made, err = createMany(ctx, tx, in)
 		return err

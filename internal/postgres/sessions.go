@@ -78,7 +78,7 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 		// were the user missing or inactive, the devices roll back with
 		// the transaction.
 		var override *int
-		var seen seenDevices
+		var seen seenDevices // zero (nothing new) unless devices
 		b := &pgx.Batch{}
 		b.Queue(`SELECT max_sessions FROM users WHERE id = $1 AND is_active FOR NO KEY UPDATE`, n.UserID).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&override) })
@@ -97,15 +97,15 @@ func (s *Store) CreateSession(ctx context.Context, n session.NewSession, limit s
 		}
 		// The insert (flagged if the device is new) and its audit records
 		// in one round trip; the records are made from what is inserted.
-		isNew := devices && session.IsNewDevice(seen.known, seen.fresh)
+		nd := seen.newDevice(n.UserID, n.ID, client)
 		b = &pgx.Batch{}
 		b.Queue(`INSERT INTO sessions `+insertCols+`
 			VALUES ($1, $2, $3, $4, $5, $4, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-			RETURNING `+sessionCols, append(insertArgs(n), isNew)...).
+			RETURNING `+sessionCols, append(insertArgs(n), nd != nil)...).
 			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
 		queueAudit(ctx, b, createdEntry(n))
-		if isNew {
-			queueNewDeviceAudit(ctx, b, newDevice{userID: n.UserID, sessionID: n.ID, client: client, fresh: seen.fresh})
+		if nd != nil {
+			queueNewDeviceAudit(ctx, b, *nd)
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
