@@ -180,15 +180,25 @@ func deviceKeys(userID string, c session.Client) []deviceKey {
 // devicesSQL upserts the client's address and user agent ($2 kinds, $3
 // values) among user $1's devices, seen at $4, in one statement: it returns
 // how many devices the user had before and which kinds were new.
-const devicesSQL = `
-	WITH known AS (SELECT count(*) AS n FROM user_devices WHERE user_id = $1),
+var devicesSQL = `
+	WITH ` + deviceCTEs("$1", "$2", "$3", "$4", "") + `
+	SELECT (SELECT n FROM known), (SELECT kinds FROM fresh)`
+
+// deviceCTEs are the WITH queries that record a client's devices: known
+// (n: how many devices the user had before), seen (the kinds upserted,
+// and whether each was inserted) and fresh (kinds: those inserted, in the
+// order given). user, kinds, values and at are the statement's parameters
+// (deviceArgs); where, if set, is a WHERE clause that writes nothing when
+// false.
+func deviceCTEs(user, kinds, values, at, where string) string {
+	return `known AS (SELECT count(*) AS n FROM user_devices WHERE user_id = ` + user + `),
 	seen AS (
 		INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen)
-		SELECT $1, d.kind, d.value, $4, $4 FROM unnest($2::text[], $3::text[]) AS d (kind, value)
+		SELECT ` + user + `, d.kind, d.value, ` + at + `, ` + at + ` FROM unnest(` + kinds + `::text[], ` + values + `::text[]) AS d (kind, value) ` + where + `
 		ON CONFLICT (user_id, kind, value) DO UPDATE SET last_seen = GREATEST(user_devices.last_seen, EXCLUDED.last_seen)
-		RETURNING kind, (xmax = 0) AS inserted)
-	SELECT (SELECT n FROM known),
-	       coalesce((SELECT array_agg(kind ORDER BY array_position($2::text[], kind)) FROM seen WHERE inserted), '{}')`
+		RETURNING kind, (xmax = 0) AS inserted),
+	fresh AS (SELECT coalesce(array_agg(kind ORDER BY array_position(` + kinds + `::text[], kind)), '{}') AS kinds FROM seen WHERE inserted)`
+}
 
 // deviceArgs are devicesSQL's arguments for c.
 func deviceArgs(userID string, c session.Client, at time.Time) []any {
@@ -259,11 +269,15 @@ func flagNewDevices(ctx context.Context, tx pgx.Tx, ds []newDevice) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// queueNewDeviceAudit queues d's session.new_device record: the system
-// acting for d's client.
+// queueNewDeviceAudit queues d's session.new_device record.
 func queueNewDeviceAudit(ctx context.Context, b *pgx.Batch, d newDevice) {
-	actx := session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: d.client.IP, UserAgent: d.client.UserAgent})
-	queueAudit(actx, b, session.NewDeviceEntry(d.userID, d.sessionID, d.fresh))
+	queueAudit(systemFor(ctx, d.client), b, session.NewDeviceEntry(d.userID, d.sessionID, d.fresh))
+}
+
+// systemFor is ctx with the actor of a new-device record: the system,
+// acting for the client c.
+func systemFor(ctx context.Context, c session.Client) context.Context {
+	return session.WithActor(ctx, session.Actor{Kind: session.ActorSystem, ClientIP: c.IP, UserAgent: c.UserAgent})
 }
 
 // AcknowledgeNewDevice implements session.Store.

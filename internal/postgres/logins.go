@@ -15,7 +15,7 @@ import (
 )
 
 // Group commit of logins. The common login (a user with no session limit)
-// from a known device is one statement of its own (createOne). Concurrent
+// is one statement of its own (createOne). Concurrent
 // ones on a replica are gathered instead into one statement that inserts
 // all their sessions and audit records: one round trip, one commit, one
 // run of the insert triggers for the batch. Each login still returns only
@@ -31,7 +31,8 @@ import (
 // its first), then the batch statement, which flags the sessions of new
 // devices as it inserts them, with their new-device audit records after
 // it, as the full path writes them for one login. A lone login from an
-// unknown device takes the full path.
+// unknown device is one round trip too: createOne records its devices in
+// its statement.
 //
 // One batch is written at a time per replica; the logins that arrive
 // meanwhile form the next one (package groupcommit), so a lone login
@@ -106,9 +107,8 @@ func (s *Store) writeLogins(batch []*loginCall) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), loginBatchTimeout)
 	defer cancel()
 	if len(batch) == 1 {
-		if c := batch[0]; !c.devices { // else the full path records them
-			c.ss, c.ok, c.err = s.createOne(ctx, c.n, session.Limit{Default: c.limit})
-		}
+		c := batch[0]
+		c.ss, c.ok, c.err = s.createOne(ctx, c.n, session.Limit{Default: c.limit}, c.devices)
 		return
 	}
 	var made map[string]session.Session

@@ -169,7 +169,7 @@ func createdEntry(n session.NewSession) session.AuditEntry {
 // an API token is written alone.
 func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit session.Limit, devices bool) (session.Session, bool, error) {
 	if n.Kind != session.KindSession {
-		return s.createOne(ctx, n, limit)
+		return s.createOne(ctx, n, limit, false)
 	}
 	return s.createBatched(ctx, n, limit, devices)
 }
@@ -179,24 +179,34 @@ func (s *Store) createAtOnce(ctx context.Context, n session.NewSession, limit se
 // user's row is locked FOR NO KEY UPDATE only if the user is active and
 // without a limit for this kind of session. ok false (and no error) means
 // nothing was written: the user is missing, inactive, or has a limit.
-func (s *Store) createOne(ctx context.Context, n session.NewSession, limit session.Limit) (session.Session, bool, error) {
+//
+// With devices (a login from a device this replica does not know yet),
+// the same statement also records the client's address and user agent
+// among the user's devices, flags the session if the device is new
+// (session.IsNewDevice) and writes its session.new_device record after
+// the creation record. It follows a statement that locks the user, in
+// one pipeline and so one implicit transaction: the statement's snapshot
+// is taken once the lock is held, so it counts every device a concurrent
+// login of the user committed, as the full path's devices statement does
+// after its lock.
+func (s *Store) createOne(ctx context.Context, n session.NewSession, limit session.Limit, devices bool) (session.Session, bool, error) {
 	args := append(insertArgs(n), limit.Default)
 	args = append(args, auditArgs(ctx, createdEntry(n))...)
-	ss, err := scanSession(s.pool.QueryRow(ctx, `
-		WITH u AS (
-			SELECT 1 FROM users WHERE id = $3 AND is_active
-			AND NOT ($11::text = 'session' AND coalesce(max_sessions, $17::int) > 0)
-			FOR NO KEY UPDATE),
-		ins AS (
-			INSERT INTO sessions `+insertCols+`
-			SELECT $1::bytea, $2::uuid, $3::text, $4::timestamptz, $5::timestamptz, $4::timestamptz, $6::text, $6::text,
-				$7::text, $8::bool, $9::timestamptz, $10::text[], $11::text, $12::text, $13::text[], $14::text, $15::text, $16::text, false
-			FROM u
-			RETURNING `+sessionCols+`),
-		a AS (
-			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
-			SELECT $18::text, $19::text, $20::uuid, $21::text, $22::text, $23::text, $24::text, $25::uuid FROM ins)
-		SELECT `+sessionCols+` FROM ins`, args...))
+	var ss session.Session
+	var err error
+	if !devices {
+		ss, err = scanSession(s.pool.QueryRow(ctx, createOneSQL, args...))
+	} else {
+		client := session.Client{IP: n.IPAddress, UserAgent: n.UserAgent}
+		d := deviceArgs(n.UserID, client, n.CreatedAt)
+		nd := auditValuesOf(systemFor(ctx, client), session.NewDeviceEntry(n.UserID, n.ID, nil))
+		args = append(args, d[1], d[2], nd.event, nd.clientIP, nd.userAgent, nd.actor)
+		b := &pgx.Batch{}
+		b.Queue(`SELECT FROM users WHERE id = $1 `+batchUsers, n.UserID, limit.Default)
+		b.Queue(createOneWithDevicesSQL, args...).
+			QueryRow(func(row pgx.Row) (err error) { ss, err = scanSession(row); return err })
+		err = s.pool.SendBatch(ctx, b).Close()
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return session.Session{}, false, nil
 	}
@@ -207,6 +217,58 @@ func (s *Store) createOne(ctx context.Context, n session.NewSession, limit sessi
 		s.remember(ss.UserID, session.Client{IP: ss.IPAddress, UserAgent: ss.UserAgent})
 	}
 	return ss, true, nil
+}
+
+// createOneSQL is createOne's statement: insertArgs ($1–$16), the default
+// session limit ($17) and the creation record's auditArgs ($18–$25).
+var createOneSQL = `
+		WITH u AS (` + createOneUser + `),
+		ins AS (` + createOneInsert("false") + `),
+		a AS (
+			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
+			SELECT $18::text, $19::text, $20::uuid, $21::text, $22::text, $23::text, $24::text, $25::uuid FROM ins)
+		SELECT ` + sessionCols + ` FROM ins`
+
+// createOneWithDevicesSQL is createOneSQL recording the devices as
+// devicesSQL does, if the user is locked: $26 and $27 are deviceArgs'
+// kinds and values, $28–$31
+// the event, client address, user agent and actor of the new-device
+// record, whose details ({"new": the fresh kinds}) are made here, as
+// session.NewDeviceEntry makes them. nd applies session.IsNewDevice. Both
+// records go in one INSERT, in order, so the creation record comes first.
+var createOneWithDevicesSQL = `
+		WITH u AS (` + createOneUser + `),
+		` + deviceCTEs("$3", "$26", "$27", "$4", "WHERE EXISTS (SELECT FROM u)") + `,
+		nd AS (SELECT (SELECT n FROM known) > 0 AND cardinality(kinds) > 0 AS new, kinds FROM fresh),
+		ins AS (` + createOneInsert("(SELECT new FROM nd)") + `),
+		a AS (
+			INSERT INTO audit_pending (event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
+			SELECT r.event, r.user_id, r.session_id, r.client_ip, r.user_agent, r.actor, r.details, r.events_of
+			FROM ins, nd, LATERAL (VALUES
+				(1, $18::text, $19::text, $20::uuid, $21::text, $22::text, $23::text, $24::text, $25::uuid),
+				(2, $28::text, ins.user_id, ins.public_id, $29::text, $30::text, $31::text,
+					'{"new":' || array_to_json(nd.kinds)::text || '}', ins.public_id)
+			) AS r (ord, event, user_id, session_id, client_ip, user_agent, actor, details, events_of)
+			WHERE r.ord = 1 OR nd.new
+			ORDER BY r.ord)
+		SELECT ` + sessionCols + ` FROM ins`
+
+// createOneUser locks createOne's user ($3) if active and without a limit
+// ($17 the default) for this kind of session ($11).
+const createOneUser = `
+			SELECT id FROM users WHERE id = $3 AND is_active
+			AND NOT ($11::text = 'session' AND coalesce(max_sessions, $17::int) > 0)
+			FOR NO KEY UPDATE`
+
+// createOneInsert is createOne's insert of the session, new_device set to
+// the expression nd.
+func createOneInsert(nd string) string {
+	return `
+			INSERT INTO sessions ` + insertCols + `
+			SELECT $1::bytea, $2::uuid, $3::text, $4::timestamptz, $5::timestamptz, $4::timestamptz, $6::text, $6::text,
+				$7::text, $8::bool, $9::timestamptz, $10::text[], $11::text, $12::text, $13::text[], $14::text, $15::text, $16::text, ` + nd + `
+			FROM u
+			RETURNING ` + sessionCols
 }
 
 // makeRoom applies the session limit before a new session of userID is

@@ -683,7 +683,8 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 		device  bool // a session from old, through other
 		enabled bool
 	}{{"dz", nil, false, true}, {"da", nil, true, true}, {"db", nil, false, true}, {"dc", nil, true, true},
-		{"dd", nil, true, true}, {"dl", &one, true, true}, {"di", nil, false, false}} {
+		{"dd", nil, true, true}, {"dl", &one, true, true}, {"di", nil, false, false},
+		{"de", nil, true, true}, {"df", nil, true, true}, {"dj", nil, false, false}} {
 		if _, _, _, err := s.UpsertUser(ctx, session.User{ID: u.id, Username: u.id, IsActive: u.enabled, Roles: []string{}, MaxSessions: u.max}); err != nil {
 			t.Fatal(err)
 		}
@@ -707,7 +708,7 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	}
 	both := []string{session.DeviceAddress, session.DeviceUserAgent}
 	ls := []*login{
-		{user: "dz", ip: "192.0.2.9", ua: "z"},                                  // the first batch, alone: the full path
+		{user: "dz", ip: "192.0.2.9", ua: "z"},                                  // the first batch, alone: createOne
 		{user: "da", ip: "192.0.2.10", ua: "new", newDevice: true, fresh: both}, // a new device
 		{user: "db", ip: "192.0.2.11", ua: "first"},                             // a user's first device is not new
 		{user: "dc", ip: "192.0.2.12", ua: "b", newDevice: true},                // new, and the later of the two
@@ -728,10 +729,43 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	if sizes := loginBatches(t, s, fs[0], fs[1:]...); !slices.Equal(sizes, []int{1, len(ls) - 1}) {
 		t.Errorf("batches of %v; want 1 and then the other %d", sizes, len(ls)-1)
 	}
+	// Lone logins from devices s does not know: one statement each
+	// (createOne), after its lock in the same pipeline.
+	lone := []*login{
+		{user: "dz", ip: "192.0.2.9", ua: "z2", newDevice: true, fresh: both[1:]}, // only its user agent is new
+		{user: "de", ip: "192.0.2.16", ua: "e", newDevice: true, fresh: both},     // a new device
+		{user: "df", ip: old.IP, ua: old.UserAgent},                               // known to the database
+		{user: "dj", ip: "192.0.2.17", ua: "j"},                                   // inactive: refused
+	}
+	for _, l := range lone {
+		fs := func() {
+			tok, _ := session.NewToken()
+			now := time.Now().UTC()
+			l.ss, l.ev, l.err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: l.user, CreatedAt: now,
+				ExpiresAt: now.Add(time.Hour), IPAddress: l.ip, UserAgent: l.ua, AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+		}
+		if sizes := loginBatches(t, s, fs); !slices.Equal(sizes, []int{1}) {
+			t.Errorf("%s's lone login: batches of %v; want 1", l.user, sizes)
+		}
+	}
+	if !errors.Is(lone[3].err, session.ErrConflict) {
+		t.Errorf("the inactive user's lone login: %v; want ErrConflict", lone[3].err)
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM user_devices WHERE user_id = 'dj' AND kind = $1 AND value = $2`, session.DeviceAddress, lone[3].ip); n != 0 {
+		t.Errorf("the refused lone login recorded its device")
+	}
+	for _, l := range lone[:3] {
+		// Its session and its devices in one transaction.
+		if n := countRows(t, pool, `SELECT count(DISTINCT x) FROM (
+			SELECT xmin::text AS x FROM sessions WHERE public_id = $1
+			UNION ALL SELECT xmin::text FROM user_devices WHERE user_id = $2 AND value IN ($3, $4)) t`, l.ss.ID, l.user, l.ip, l.ua); n != 1 {
+			t.Errorf("%s's lone login was written by %d transactions; want 1", l.user, n)
+		}
+	}
 	if _, err := s.SequenceAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for i, l := range ls[:7] {
+	for i, l := range slices.Concat(ls[:7], lone[:3]) {
 		if l.err != nil || l.ss.NewDevice != l.newDevice {
 			t.Errorf("login %d of %s = new device %v, %v; want %v", i, l.user, l.ss.NewDevice, l.err, l.newDevice)
 			continue
@@ -816,5 +850,53 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	}
 	if n := countRows(t, pool, seenAt, ls[2].ss.CreatedAt); before != 2 || n != 2 {
 		t.Errorf("db's devices last seen at its first login: %d, then %d after a second one; want 2 and 2 (not written again)", before, n)
+	}
+}
+
+// A lone login from an unknown device that waits for its user's lock
+// counts the devices the lock's holder committed meanwhile, as the full
+// path does: its statement reads the devices only once the lock is held.
+func TestLoneLoginSeesDevicesCommittedWhileItWaited(t *testing.T) {
+	t.Parallel()
+	s, pool := setup(t)
+	ctx := context.Background()
+	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "dk", Username: "dk", IsActive: true, Roles: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another transaction holds the user's row and records a first device.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT FROM users WHERE id = 'dk' FOR NO KEY UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen) VALUES ('dk', $1, '203.0.113.1', now(), now())`,
+		session.DeviceAddress); err != nil {
+		t.Fatal(err)
+	}
+	var ss session.Session
+	done := make(chan error, 1)
+	go func() {
+		tok, _ := session.NewToken()
+		now := time.Now().UTC()
+		var err error
+		ss, _, err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "dk", CreatedAt: now,
+			ExpiresAt: now.Add(time.Hour), IPAddress: "192.0.2.18", UserAgent: "k", AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+		done <- err
+	}()
+	holder := tx.Conn().PgConn().PID()
+	waitFor(t, "the login to wait for the user's lock", func() bool {
+		return countRows(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, holder) > 0
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !ss.NewDevice {
+		t.Errorf("the login after the user's first device was committed is not flagged new")
 	}
 }
