@@ -39,7 +39,8 @@ import (
 // waits for nobody. A batch
 // that Postgres rejects as a whole (one row's unique violation, a
 // deadlock with another transaction) writes nothing, and its logins take
-// the full path one by one, each meeting its own error alone.
+// the full path one by one, each meeting its own error alone; so does a
+// lone login that a deadlock rolled back.
 
 // maxLoginBatch bounds the sessions of one batch statement.
 const maxLoginBatch = 100
@@ -109,6 +110,12 @@ func (s *Store) writeLogins(batch []*loginCall) {
 	if len(batch) == 1 {
 		c := batch[0]
 		c.ss, c.ok, c.err = s.createOne(ctx, c.n, session.Limit{Default: c.limit}, c.devices)
+		if isDeadlock(c.err) {
+			// Rolled back (a login recording its devices can meet an
+			// activity batch recording the same user's): as a batch,
+			// it takes the full path.
+			c.err = nil
+		}
 		return
 	}
 	var made map[string]session.Session
