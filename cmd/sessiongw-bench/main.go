@@ -29,19 +29,20 @@ func main() {
 }
 
 type options struct {
-	databaseURL string
-	redisURL    string
-	duration    time.Duration
-	connections int
-	sessions    int
-	out         string
-	nginxConf   string
-	profileDir  string // CPU and allocation profiles of each gateway measurement
-	warmOnly    bool   // only the warm-cache pair (for iterating on the hot path)
-	writesOnly  bool   // only the logins and logouts rows (for iterating on the write path)
-	peers       bool   // only the peer comparison (make bench-peers)
-	cached      int    // sessions in the many-cached row
-	tools       string // where make bench-peers installed oauth2-proxy and mockidp
+	databaseURL  string
+	redisURL     string
+	duration     time.Duration
+	connections  int
+	sessions     int
+	out          string
+	nginxConf    string
+	profileDir   string // CPU and allocation profiles of each gateway measurement
+	warmOnly     bool   // only the warm-cache pair (for iterating on the hot path)
+	postgresOnly bool   // only the caches-off rows (for profiling the Postgres path)
+	writesOnly   bool   // only the logins and logouts rows (for iterating on the write path)
+	peers        bool   // only the peer comparison (make bench-peers)
+	cached       int    // sessions in the many-cached row
+	tools        string // where make bench-peers installed oauth2-proxy and mockidp
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&o.tools, "tools", "bin/tools", "directory holding the oauth2-proxy and mockidp binaries (make bench-peers installs them)")
 	fs.BoolVar(&o.writesOnly, "writes-only", false, "measure only the write rows: logins, logouts, and logout latency at a steady rate (quick iterations on the write path; the report is partial)")
 	fs.BoolVar(&o.warmOnly, "warm-only", false, "measure only the warm-cache pair (quick iterations on the hot path; the report is partial)")
+	fs.BoolVar(&o.postgresOnly, "postgres-only", false, "measure only the caches-off rows, Postgres on every request (profiling the Postgres path; the report is partial)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -216,3 +216,34 @@ func TestPeerVersionAndCPU(t *testing.T) {
 		}
 	}
 }
+
+// -postgres-only measures the two caches-off pairs alone: every answer a
+// Postgres query, and none of the second pair's an activity statement.
+func TestHarnessPostgresOnly(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Fatalf("wrk is not installed (apt-get install wrk; .ci/run does): %v", err)
+	}
+	redisURL, _ := redistest.New(t)
+	o := options{databaseURL: pgtest.New(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000, postgresOnly: true}
+	ctx := context.Background()
+	b, err := newBench(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	rows, err := b.runAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || !rows[0].isBaseline || !rows[2].isBaseline {
+		t.Fatalf("rows = %d; want two pairs", len(rows))
+	}
+	for _, i := range []int{1, 3} {
+		if r := rows[i].res; r.gatewayAuths == 0 || r.pgQueries < r.gatewayAuths*9/10 || r.distinct != 0 {
+			t.Errorf("%s: %d Postgres queries for %d answers, %d distinct counted; want a query per answer and no distinct count", rows[i].name, r.pgQueries, r.gatewayAuths, r.distinct)
+		}
+	}
+	if !strings.HasPrefix(rows[3].note, "0 activity statements") {
+		t.Errorf("activity written: %s", rows[3].note)
+	}
+}

@@ -37,6 +37,13 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	if b.o.peers {
 		return b.peerRows(ctx)
 	}
+	if b.o.postgresOnly {
+		all, err := b.tokenFile(len(b.tokens))
+		if err != nil {
+			return nil, err
+		}
+		return b.postgresRows(ctx, all)
+	}
 	var rows []row
 	all, err := b.tokenFile(len(b.tokens))
 	if err != nil {
@@ -128,55 +135,11 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	rows = append(rows, pair...)
 
 	// 3. Caches off: Postgres on every request.
-	fmt.Fprintln(os.Stderr, "postgres every request")
-	if gw, err = b.startGateway(ctx, 0, true); err != nil {
-		return nil, err
-	}
-	pool, err := postgres.Connect(ctx, b.dsn)
-	if err != nil {
-		gw.stop()
-		return nil, err
-	}
-	hash := session.Token(b.tokens[0]).Hash()
-	pair, err = b.compare(ctx, "bare Echo + one pgx primary-key query joining users", pgQueryHandler(pool, hash[:]),
-		"/v1/auth, caches off, Postgres every request", gw, all, true)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	rows = append(rows, pair...)
-	// 3b. The same with every session's activity already written within
-	// the minute, so the activity batch writes nothing during the
-	// measurement and what is left over the baseline is the per-request
-	// work alone (in the row above, every session served is new in the
-	// minute, so the batch writes each). 20k sessions: few enough to warm
-	// and measure within the minute, many enough that concurrent requests
-	// rarely share a session (and so a lookup).
-	fmt.Fprintln(os.Stderr, "postgres every request, activity already written")
-	n := min(20_000, len(b.tokens))
-	some, err := b.tokenFile(n)
-	if err == nil {
-		gw, err = b.startGateway(ctx, 0, true)
-	}
-	if err == nil {
-		if err = b.warm(ctx, gw, b.tokens[:n]); err != nil {
-			gw.stop()
-		}
-	}
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	gw.g.Batcher().Flush(ctx)
-	touch0 := gw.counters.touchStmts.Load()
-	pair, err = b.compare(ctx, "bare Echo + the gateway's own validation query (all its columns) for the session each request's bearer token names (its SHA-256), over the same sessions", pgQueryPerTokenHandler(pool),
-		fmt.Sprintf("/v1/auth, caches off, Postgres every request, %dk sessions whose activity was written within the minute (the per-request work without the activity batch's)", n/1000), gw, some, true)
-	pool.Close()
+	pgRows, err := b.postgresRows(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	pair[1].note = fmt.Sprintf("%d activity statements during the measurement and the shutdown after it (the row above writes every session it serves)", gw.counters.touchStmts.Load()-touch0)
-	rows = append(rows, pair...)
+	rows = append(rows, pgRows...)
 
 	// 4. Realistic mix, caches off (the baseline) then on; Redis is warm
 	// from the scenarios above, the in-process cache starts empty.
@@ -236,6 +199,7 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer gw.stop()
+	gw.counters.countDistinct.Store(true)
 	cold, err := b.tokenFile(1000)
 	if err != nil {
 		return nil, err
@@ -390,4 +354,62 @@ func (b *bench) jwtPair(ctx context.Context) ([]row, error) {
 	}
 	name := fmt.Sprintf("/v1/auth, warm in-process cache, identity JWT on (X-Auth-Jwt, ES256, re-signed every %s per session)", idtoken.Lifetime/2)
 	return b.compare(ctx, "bare Echo, same five headers (HTTP ceiling)", ceilingHandler(), name, gw, tokens, true)
+}
+
+// postgresRows: caches off, Postgres on every request, against one bare
+// query, then over sessions whose activity is already written against the
+// gateway's own query for each request's session (all: the token file of
+// every session).
+func (b *bench) postgresRows(ctx context.Context, all string) ([]row, error) {
+	fmt.Fprintln(os.Stderr, "postgres every request")
+	gw, err := b.startGateway(ctx, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := postgres.Connect(ctx, b.dsn)
+	if err != nil {
+		gw.stop()
+		return nil, err
+	}
+	hash := session.Token(b.tokens[0]).Hash()
+	pair, err := b.compare(ctx, "bare Echo + one pgx primary-key query joining users", pgQueryHandler(pool, hash[:]),
+		"/v1/auth, caches off, Postgres every request", gw, all, true)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	rows := append([]row(nil), pair...)
+	// 3b. The same with every session's activity already written within
+	// the minute, so the activity batch writes nothing during the
+	// measurement and what is left over the baseline is the per-request
+	// work alone (in the row above, every session served is new in the
+	// minute, so the batch writes each). 20k sessions: few enough to warm
+	// and measure within the minute, many enough that concurrent requests
+	// rarely share a session (and so a lookup).
+	fmt.Fprintln(os.Stderr, "postgres every request, activity already written")
+	n := min(20_000, len(b.tokens))
+	some, err := b.tokenFile(n)
+	if err == nil {
+		gw, err = b.startGateway(ctx, 0, true)
+	}
+	if err == nil {
+		if err = b.warm(ctx, gw, b.tokens[:n]); err != nil {
+			gw.stop()
+		}
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	gw.g.Batcher().Flush(ctx)
+	touch0 := gw.counters.touchStmts.Load()
+	pair, err = b.compare(ctx, "bare Echo + the gateway's own validation query (all its columns) for the session each request's bearer token names (its SHA-256), over the same sessions", pgQueryPerTokenHandler(pool),
+		fmt.Sprintf("/v1/auth, caches off, Postgres every request, %dk sessions whose activity was written within the minute (the per-request work without the activity batch's)", n/1000), gw, some, true)
+	pool.Close()
+	if err != nil {
+		return nil, err
+	}
+	pair[1].note = fmt.Sprintf("%d activity statements during the measurement and the shutdown after it (the row above writes every session it serves)", gw.counters.touchStmts.Load()-touch0)
+	rows = append(rows, pair...)
+	return rows, nil
 }
