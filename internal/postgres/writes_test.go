@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiongw/sessiongw/internal/postgres"
@@ -904,7 +903,9 @@ func TestLoneLoginSeesDevicesCommittedWhileItWaited(t *testing.T) {
 
 // A lone login recording its devices that a deadlock rolls back (another
 // transaction recording the same user's devices in the other order, as an
-// activity batch may) is written by the full path instead of failing.
+// activity batch may) is written by the full path instead of failing. The
+// deadlock is Postgres's error raised once by a trigger, so that which
+// transaction a real deadlock would abort does not depend on timing.
 func TestLoneLoginRolledBackByADeadlockTakesTheFullPath(t *testing.T) {
 	t.Parallel()
 	s, pool := setup(t)
@@ -912,48 +913,34 @@ func TestLoneLoginRolledBackByADeadlockTakesTheFullPath(t *testing.T) {
 	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "dx", Username: "dx", IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	record := func(q interface {
-		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-	}, kind, value string) error {
-		_, err := q.Exec(ctx, `INSERT INTO user_devices (user_id, kind, value, first_seen, last_seen) VALUES ('dx', $1, $2, now(), now())`, kind, value)
-		return err
+	// nextval is not rolled back with the transaction it aborts: the
+	// first device write raises the deadlock, the next ones pass.
+	if _, err := pool.Exec(ctx, `
+		CREATE SEQUENCE deadlock_once;
+		CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('deadlock_once') = 1 THEN
+				RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER deadlock_once BEFORE INSERT ON user_devices FOR EACH ROW EXECUTE FUNCTION deadlock_once();`); err != nil {
+		t.Fatal(err)
 	}
-	// The other transaction records the login's user agent first...
-	tx, err := pool.Begin(ctx)
+	tok, _ := session.NewToken()
+	now := time.Now().UTC()
+	ss, _, err := s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "dx", CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), IPAddress: "192.0.2.19", UserAgent: "x", AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if err := record(tx, session.DeviceUserAgent, "x"); err != nil {
-		t.Fatal(err)
-	}
-	// ...the login records its address, then waits for that user agent...
-	done := make(chan error, 1)
-	var ss session.Session
-	go func() {
-		tok, _ := session.NewToken()
-		now := time.Now().UTC()
-		var err error
-		ss, _, err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "dx", CreatedAt: now,
-			ExpiresAt: now.Add(time.Hour), IPAddress: "192.0.2.19", UserAgent: "x", AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
-		done <- err
-	}()
-	holder := tx.Conn().PgConn().PID()
-	waitFor(t, "the login to wait for the other transaction", func() bool {
-		return countRows(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, holder) > 0
-	})
-	// ...and the other transaction records the same address: a deadlock,
-	// which the login (waiting longer) detects and is rolled back by.
-	if err := record(tx, session.DeviceAddress, "192.0.2.19"); err != nil {
-		t.Fatalf("the other transaction, not the login, was rolled back: %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
 		t.Fatalf("the login rolled back by the deadlock failed: %v", err)
 	}
 	if n := countRows(t, pool, `SELECT count(*) FROM sessions WHERE public_id = $1`, ss.ID); n != 1 {
 		t.Errorf("the login's session was not written")
+	}
+	if n := countRows(t, pool, `SELECT count(*) FROM user_devices WHERE user_id = 'dx'`); n != 2 {
+		t.Errorf("%d of the login's 2 devices recorded", n)
+	}
+	if n := countRows(t, pool, `SELECT last_value FROM deadlock_once`); n < 2 {
+		t.Errorf("the deadlock was never raised (%d device writes)", n)
 	}
 }
