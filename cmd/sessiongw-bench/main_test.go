@@ -18,23 +18,33 @@ import (
 // TestHarnessRunsAndCounts checks that the benchmark harness runs every
 // scenario and attributes Postgres and Redis calls correctly. It asserts
 // counts, never speed.
-func TestHarnessRunsAndCounts(t *testing.T) {
+// runHarness runs the harness with o (a short run on its own Postgres and
+// Redis, set up here) and returns its rows and itself (its options as run
+// in b.o).
+func runHarness(t *testing.T, o options) ([]row, *bench) {
+	t.Helper()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Fatalf("wrk is not installed (apt-get install wrk; .ci/run does): %v", err)
 	}
-	redisURL, _ := redistest.New(t)
-	o := options{databaseURL: pgtest.New(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000,
-		nginxConf: "../../deploy/nginx/sessiongw.conf", cached: localcache.HotMax + 20_000} // the compact tier in use
+	o.redisURL, _ = redistest.New(t)
+	o.databaseURL = pgtest.New(t)
+	o.duration, o.connections, o.sessions = time.Second, 8, 2000
 	ctx := context.Background()
 	b, err := newBench(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.close()
+	t.Cleanup(b.close)
 	rows, err := b.runAll(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rows, b
+}
+
+func TestHarnessRunsAndCounts(t *testing.T) {
+	rows, b := runHarness(t, options{nginxConf: "../../deploy/nginx/sessiongw.conf", cached: localcache.HotMax + 20_000}) // the compact tier in use
+	o := b.o
 	if len(rows) != 31 {
 		t.Fatalf("rows = %d; want 31", len(rows))
 	}
@@ -220,21 +230,7 @@ func TestPeerVersionAndCPU(t *testing.T) {
 // -postgres-only measures the two caches-off pairs alone: every answer a
 // Postgres query, and none of the second pair's an activity statement.
 func TestHarnessPostgresOnly(t *testing.T) {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		t.Fatalf("wrk is not installed (apt-get install wrk; .ci/run does): %v", err)
-	}
-	redisURL, _ := redistest.New(t)
-	o := options{databaseURL: pgtest.New(t), redisURL: redisURL, duration: time.Second, connections: 8, sessions: 2000, postgresOnly: true}
-	ctx := context.Background()
-	b, err := newBench(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.close()
-	rows, err := b.runAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows, _ := runHarness(t, options{postgresOnly: true})
 	if len(rows) != 4 || !rows[0].isBaseline || !rows[2].isBaseline {
 		t.Fatalf("rows = %d; want two pairs", len(rows))
 	}

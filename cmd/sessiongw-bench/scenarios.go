@@ -37,17 +37,13 @@ func (b *bench) runAll(ctx context.Context) ([]row, error) {
 	if b.o.peers {
 		return b.peerRows(ctx)
 	}
-	if b.o.postgresOnly {
-		all, err := b.tokenFile(len(b.tokens))
-		if err != nil {
-			return nil, err
-		}
-		return b.postgresRows(ctx, all)
-	}
 	var rows []row
 	all, err := b.tokenFile(len(b.tokens))
 	if err != nil {
 		return nil, err
+	}
+	if b.o.postgresOnly {
+		return b.postgresRows(ctx, all)
 	}
 
 	// 1. Warm in-process cache holding every session.

@@ -23,12 +23,17 @@ import (
 // after the first one the store knows the device and takes its one-statement
 // path.
 func create(t *testing.T, s *postgres.Store, userID string, limit session.Limit) (session.Token, session.Session, []session.Evicted, error) {
+	return createFrom(t, s, userID, session.Client{IP: "192.0.2.1", UserAgent: "ua"}, limit)
+}
+
+// createFrom makes an hour-long session of userID from client c.
+func createFrom(t *testing.T, s *postgres.Store, userID string, c session.Client, limit session.Limit) (session.Token, session.Session, []session.Evicted, error) {
 	t.Helper()
 	tok, _ := session.NewToken()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	ss, ev, err := s.CreateSession(context.Background(), session.NewSession{
 		Hash: tok.Hash(), ID: testenvUUID(t), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
-		IPAddress: "192.0.2.1", UserAgent: "ua", AuthenticatedAt: now, AMR: []string{},
+		IPAddress: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: now, AMR: []string{},
 	}, limit)
 	return tok, ss, ev, err
 }
@@ -638,11 +643,7 @@ func TestBatchesWithoutPreparedStatements(t *testing.T) {
 			// Logins from new devices: the batch that records them.
 			for i := range fs {
 				fs[i] = func() {
-					tok, _ := session.NewToken()
-					now := time.Now().UTC()
-					made[i], _, errs[i] = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "wa",
-						CreatedAt: now, ExpiresAt: now.Add(time.Hour), IPAddress: fmt.Sprintf("192.0.2.%d", 50+i), UserAgent: fmt.Sprintf("new %d", i),
-						AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+					_, made[i], _, errs[i] = createFrom(t, s, "wa", session.Client{IP: fmt.Sprintf("192.0.2.%d", 50+i), UserAgent: fmt.Sprintf("new %d", i)}, session.Limit{})
 				}
 			}
 			if sizes := loginBatches(t, s, fs[0], fs[1:]...); !slices.Equal(sizes, []int{1, 2}) {
@@ -689,10 +690,7 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 			t.Fatal(err)
 		}
 		if u.device {
-			tok, _ := session.NewToken()
-			now := time.Now().UTC()
-			if _, _, err := other.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: u.id, CreatedAt: now,
-				ExpiresAt: now.Add(time.Hour), IPAddress: old.IP, UserAgent: old.UserAgent, AuthenticatedAt: now, AMR: []string{}}, session.Limit{}); err != nil {
+			if _, _, _, err := createFrom(t, other, u.id, old, session.Limit{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -720,10 +718,7 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	fs := make([]func(), len(ls))
 	for i, l := range ls {
 		fs[i] = func() {
-			tok, _ := session.NewToken()
-			now := time.Now().UTC()
-			l.ss, l.ev, l.err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: l.user, CreatedAt: now,
-				ExpiresAt: now.Add(time.Hour), IPAddress: l.ip, UserAgent: l.ua, AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+			_, l.ss, l.ev, l.err = createFrom(t, s, l.user, session.Client{IP: l.ip, UserAgent: l.ua}, session.Limit{})
 		}
 	}
 	if sizes := loginBatches(t, s, fs[0], fs[1:]...); !slices.Equal(sizes, []int{1, len(ls) - 1}) {
@@ -739,10 +734,7 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	}
 	for _, l := range lone {
 		fs := func() {
-			tok, _ := session.NewToken()
-			now := time.Now().UTC()
-			l.ss, l.ev, l.err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: l.user, CreatedAt: now,
-				ExpiresAt: now.Add(time.Hour), IPAddress: l.ip, UserAgent: l.ua, AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+			_, l.ss, l.ev, l.err = createFrom(t, s, l.user, session.Client{IP: l.ip, UserAgent: l.ua}, session.Limit{})
 		}
 		if sizes := loginBatches(t, s, fs); !slices.Equal(sizes, []int{1}) {
 			t.Errorf("%s's lone login: batches of %v; want 1", l.user, sizes)
@@ -842,10 +834,7 @@ func TestLoginBatchesRecordDevices(t *testing.T) {
 	// device writes none of them again.
 	seenAt := `SELECT count(*) FROM user_devices WHERE user_id = 'db' AND last_seen = $1`
 	before := countRows(t, pool, seenAt, ls[2].ss.CreatedAt)
-	tok, _ := session.NewToken()
-	now := time.Now().UTC()
-	if _, _, err := s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "db", CreatedAt: now,
-		ExpiresAt: now.Add(time.Hour), IPAddress: ls[2].ip, UserAgent: ls[2].ua, AuthenticatedAt: now, AMR: []string{}}, session.Limit{}); err != nil {
+	if _, _, _, err := createFrom(t, s, "db", session.Client{IP: ls[2].ip, UserAgent: ls[2].ua}, session.Limit{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := countRows(t, pool, seenAt, ls[2].ss.CreatedAt); before != 2 || n != 2 {
@@ -879,11 +868,8 @@ func TestLoneLoginSeesDevicesCommittedWhileItWaited(t *testing.T) {
 	var ss session.Session
 	done := make(chan error, 1)
 	go func() {
-		tok, _ := session.NewToken()
-		now := time.Now().UTC()
 		var err error
-		ss, _, err = s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "dk", CreatedAt: now,
-			ExpiresAt: now.Add(time.Hour), IPAddress: "192.0.2.18", UserAgent: "k", AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+		_, ss, _, err = createFrom(t, s, "dk", session.Client{IP: "192.0.2.18", UserAgent: "k"}, session.Limit{})
 		done <- err
 	}()
 	holder := tx.Conn().PgConn().PID()
@@ -927,10 +913,7 @@ func TestLoneLoginRolledBackByADeadlockTakesTheFullPath(t *testing.T) {
 		CREATE TRIGGER deadlock_once BEFORE INSERT ON user_devices FOR EACH ROW EXECUTE FUNCTION deadlock_once();`); err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := session.NewToken()
-	now := time.Now().UTC()
-	ss, _, err := s.CreateSession(ctx, session.NewSession{Hash: tok.Hash(), ID: testenvUUID(t), UserID: "dx", CreatedAt: now,
-		ExpiresAt: now.Add(time.Hour), IPAddress: "192.0.2.19", UserAgent: "x", AuthenticatedAt: now, AMR: []string{}}, session.Limit{})
+	_, ss, _, err := createFrom(t, s, "dx", session.Client{IP: "192.0.2.19", UserAgent: "x"}, session.Limit{})
 	if err != nil {
 		t.Fatalf("the login rolled back by the deadlock failed: %v", err)
 	}
