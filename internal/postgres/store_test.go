@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -223,5 +225,81 @@ func TestTouchAndDeleteExpired(t *testing.T) {
 	}
 	if _, err := s.Restore(ctx, live.Hash()); err != nil {
 		t.Errorf("live session deleted: %v", err)
+	}
+}
+
+// Restore scans into pooled rows: every answer must be its session's own,
+// whichever sessions were restored before it or beside it (a user with
+// roles and one without, a session with methods and one without).
+func TestRestoreAnswersAreTheirOwn(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := context.Background()
+	users := []session.User{
+		{ID: "1", Username: "alice", Email: "a@example.com", IsActive: true, Roles: []string{"admin", "ops"}},
+		{ID: "2", Username: "bob", IsActive: true, Roles: []string{}},
+	}
+	amrs := [][]string{{"pwd", "otp"}, {}}
+	var (
+		toks []session.Token
+		want []session.Restored
+	)
+	for i, u := range users {
+		if _, _, _, err := s.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := session.NewToken()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		ss, _, err := s.CreateSession(ctx, session.NewSession{
+			Hash: tok.Hash(), ID: testenvUUID(t), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+			IPAddress: fmt.Sprintf("192.0.2.%d", i+1), UserAgent: "ua-" + u.Username, AuthenticatedAt: now.Add(-time.Minute), AMR: amrs[i],
+		}, session.Limit{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, want = append(toks, tok), append(want, session.Restored{Session: ss, User: u})
+	}
+	same := func(i int, r session.Restored, err error) error {
+		if err != nil || !reflect.DeepEqual(r, want[i]) {
+			return fmt.Errorf("Restore(session %d) = %+v, %v; want %+v", i, r, err, want[i])
+		}
+		return nil
+	}
+	// In turn, keeping every answer: a later scan changes no earlier one.
+	var got []session.Restored
+	for k := range 6 {
+		r, err := s.Restore(ctx, toks[k%2].Hash())
+		if err := same(k%2, r, err); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if _, err := s.Restore(ctx, session.Hash{9}); !errors.Is(err, session.ErrUnauthenticated) {
+		t.Fatalf("Restore(unknown) = %v; want ErrUnauthenticated", err)
+	}
+	for k, r := range got {
+		if err := same(k%2, r, nil); err != nil {
+			t.Errorf("answer %d changed afterwards: %v", k, err)
+		}
+	}
+	// Side by side.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for k := range 50 {
+				i := (g + k) % 2
+				r, err := s.Restore(ctx, toks[i].Hash())
+				if err := same(i, r, err); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
