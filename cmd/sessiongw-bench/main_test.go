@@ -15,9 +15,6 @@ import (
 	"github.com/sessiongw/sessiongw/internal/testenv/redistest"
 )
 
-// TestHarnessRunsAndCounts checks that the benchmark harness runs every
-// scenario and attributes Postgres and Redis calls correctly. It asserts
-// counts, never speed.
 // runHarness runs the harness with o (a short run on its own Postgres and
 // Redis, set up here) and returns its rows and itself (its options as run
 // in b.o).
@@ -42,6 +39,9 @@ func runHarness(t *testing.T, o options) ([]row, *bench) {
 	return rows, b
 }
 
+// TestHarnessRunsAndCounts checks that the benchmark harness runs every
+// scenario and attributes Postgres and Redis calls correctly. It asserts
+// counts, never speed.
 func TestHarnessRunsAndCounts(t *testing.T) {
 	rows, b := runHarness(t, options{nginxConf: "../../deploy/nginx/sessiongw.conf", cached: localcache.HotMax + 20_000}) // the compact tier in use
 	o := b.o

@@ -254,11 +254,11 @@ var createOneSQL = `
 
 // createOneWithDevicesSQL is createOneSQL recording the devices as
 // devicesSQL does, if the user is locked: $26 and $27 are deviceArgs'
-// kinds and values, $28–$31
-// the event, client address, user agent and actor of the new-device
-// record, whose details ({"new": the fresh kinds}) are made here, as
-// session.NewDeviceEntry makes them. nd applies session.IsNewDevice. Both
-// records go in one INSERT, in order, so the creation record comes first.
+// kinds and values, $28–$31 the event, client address, user agent and
+// actor of the new-device record, whose details ({"new": the fresh
+// kinds}) are made here, as session.NewDeviceEntry makes them. nd applies
+// session.IsNewDevice. Both records go in one INSERT, in order, so the
+// creation record comes first.
 var createOneWithDevicesSQL = `
 		WITH u AS (` + createOneUser + `),
 		` + deviceCTEs("$3", "$26", "$27", "$4", "WHERE EXISTS (SELECT FROM u)") + `,

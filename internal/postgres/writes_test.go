@@ -38,13 +38,19 @@ func createFrom(t *testing.T, s *postgres.Store, userID string, c session.Client
 	return tok, ss, ev, err
 }
 
-// userWithSession makes an active user id with one session, returning its
-// token.
-func userWithSession(t *testing.T, s *postgres.Store, id string) session.Token {
+// activeUser makes an active user id (also its username) without roles.
+func activeUser(t *testing.T, s *postgres.Store, id string) {
 	t.Helper()
 	if _, _, _, err := s.UpsertUser(context.Background(), session.User{ID: id, Username: id, IsActive: true, Roles: []string{}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// userWithSession makes an active user id with one session, returning its
+// token.
+func userWithSession(t *testing.T, s *postgres.Store, id string) session.Token {
+	t.Helper()
+	activeUser(t, s, id)
 	tok, _, _, err := create(t, s, id, session.Limit{})
 	if err != nil {
 		t.Fatal(err)
@@ -849,9 +855,7 @@ func TestLoneLoginSeesDevicesCommittedWhileItWaited(t *testing.T) {
 	t.Parallel()
 	s, pool := setup(t)
 	ctx := context.Background()
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "dk", Username: "dk", IsActive: true, Roles: []string{}}); err != nil {
-		t.Fatal(err)
-	}
+	activeUser(t, s, "dk")
 	// Another transaction holds the user's row and records a first device.
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -896,9 +900,7 @@ func TestLoneLoginRolledBackByADeadlockTakesTheFullPath(t *testing.T) {
 	t.Parallel()
 	s, pool := setup(t)
 	ctx := context.Background()
-	if _, _, _, err := s.UpsertUser(ctx, session.User{ID: "dx", Username: "dx", IsActive: true, Roles: []string{}}); err != nil {
-		t.Fatal(err)
-	}
+	activeUser(t, s, "dx")
 	// nextval is not rolled back with the transaction it aborts: the
 	// first device write raises the deadlock, the next ones pass.
 	if _, err := pool.Exec(ctx, `
